@@ -1,0 +1,196 @@
+"""The SQLite database: connections (one per thread, WAL) and the schema as ordered migrations.
+
+Schema changes are appended to :data:`MIGRATIONS` as new functions, never edited once shipped.
+Migrations run under ``BEGIN IMMEDIATE`` so two processes opening a new database at once do not race.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+BUSY_TIMEOUT_SECONDS = 30.0
+"""How long a writer waits for another process's transaction before giving up."""
+
+MIGRATIONS = sqlite_utils.Migrations("paperbot")
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or migrated; the message names the file and the reason."""
+
+
+@MIGRATIONS()
+def m001_digests(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE digests (
+            month TEXT PRIMARY KEY,              -- YYYY-MM: one digest per month
+            title TEXT,                          -- Markdown '# ' title, when the digest has one
+            intro TEXT,                          -- the topics / intro line(s)
+            source_url TEXT,
+            curator TEXT,
+            source_file TEXT NOT NULL,
+            content_hash TEXT NOT NULL,          -- sha256 of parser version + file bytes
+            encoding TEXT NOT NULL,
+            loaded_at TEXT NOT NULL
+        );
+        CREATE INDEX digests_content_hash ON digests(content_hash);
+
+        -- A paper is one arXiv id (or, without one, one normalised title); it may appear in many digests.
+        CREATE TABLE papers (
+            id INTEGER PRIMARY KEY,
+            arxiv_id TEXT UNIQUE,                -- without version; NULL until known
+            title_key TEXT NOT NULL,             -- normalised digest title, to match papers without id
+            id_source TEXT,                      -- how arxiv_id became known: 'digest', 'title-search', ...
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX papers_title_key ON papers(title_key);
+
+        -- A paper's entry in one digest, as printed there.
+        CREATE TABLE entries (
+            id INTEGER PRIMARY KEY,
+            month TEXT NOT NULL REFERENCES digests(month) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            paper_id INTEGER NOT NULL REFERENCES papers(id),
+            title TEXT NOT NULL,
+            authors TEXT NOT NULL,               -- JSON list of names as printed
+            authors_truncated INTEGER NOT NULL,  -- 1 when the line ended with 'et al.'
+            summary TEXT NOT NULL,               -- paragraphs and bullets, as written
+            links TEXT NOT NULL,                 -- JSON list of the item's links as printed
+            arxiv_version INTEGER,               -- the version the link named, if any
+            incomplete_link TEXT,                -- an arXiv link cut short, for enrichment to resolve
+            project_url TEXT,
+            citations TEXT NOT NULL,             -- JSON list of reference numbers cited in the summary
+            line INTEGER NOT NULL,
+            UNIQUE (month, position),
+            UNIQUE (month, paper_id)
+        );
+        CREATE INDEX entries_paper ON entries(paper_id);
+
+        CREATE TABLE digest_references (
+            month TEXT NOT NULL REFERENCES digests(month) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            authors TEXT NOT NULL,               -- JSON list
+            year INTEGER,
+            raw TEXT NOT NULL,
+            PRIMARY KEY (month, number)
+        );
+        """
+    )
+
+
+@MIGRATIONS()
+def m002_arxiv(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- arXiv's own metadata, cached per id (a paper, a suggestion or anything else may point at it).
+        CREATE TABLE arxiv_entries (
+            arxiv_id TEXT PRIMARY KEY,           -- without version
+            title TEXT NOT NULL,
+            authors TEXT NOT NULL,               -- JSON list, complete
+            abstract TEXT NOT NULL,
+            primary_category TEXT,
+            categories TEXT NOT NULL,            -- JSON list
+            published TEXT,                      -- ISO 8601, UTC
+            updated TEXT,
+            latest_version INTEGER,
+            abs_url TEXT,
+            pdf_url TEXT,
+            comment TEXT,
+            journal_ref TEXT,
+            doi TEXT,
+            fetched_at TEXT NOT NULL
+        );
+        -- Enrichment state of each paper: pending until arXiv answered for it.
+        ALTER TABLE papers ADD COLUMN enrich_status TEXT NOT NULL DEFAULT 'pending';
+            -- pending | enriched | not_found | unresolved | failed
+        ALTER TABLE papers ADD COLUMN enrich_detail TEXT;      -- why not enriched, how matched
+        ALTER TABLE papers ADD COLUMN enrich_attempts INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE papers ADD COLUMN enriched_at TEXT;
+        CREATE INDEX papers_enrich_status ON papers(enrich_status);
+        """
+    )
+
+
+_local = threading.local()
+
+
+def connect(path: Path | str) -> sqlite_utils.Database:
+    """Open the database at ``path`` (``":memory:"`` for a private in-memory one), migrated and in WAL mode.
+
+    The connection belongs to the calling thread; use :func:`thread_db` to share one per thread.
+    """
+    target = str(path)
+    try:
+        if target != ":memory:":
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in write_transaction).
+        conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        conn.execute("PRAGMA foreign_keys = ON")
+        db = sqlite_utils.Database(conn)
+        if target != ":memory:":
+            _enable_wal(conn)
+            # WAL with synchronous=NORMAL stays durable across application crashes; only an OS crash can
+            # lose the last commits, and never corrupts the file.
+            conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(db)
+    except (sqlite3.Error, OSError) as error:
+        raise DatabaseError(f"database {target} (PAPERBOT_DB): {error}") from error
+    return db
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL, retrying: SQLite answers BUSY at once, without the busy handler, when another
+    process is switching the same new file at the same moment."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode = wal").fetchone()[0] == "wal":
+                return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("could not switch to WAL mode: database is locked")
+        time.sleep(0.01)
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Apply pending migrations, serialised across processes by an immediate write lock."""
+    if not MIGRATIONS.pending(db):
+        return
+    with write_transaction(db):
+        MIGRATIONS.apply(db)
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``: take the write lock up front so a concurrent writer waits for
+    the busy timeout instead of failing mid-transaction; roll back on any error."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def thread_db(path: Path | str) -> sqlite_utils.Database:
+    """The calling thread's connection to ``path``, opened on first use.
+
+    SQLite connections must not cross threads; Bolt listeners and scheduler jobs run in worker threads.
+    """
+    key = str(path)
+    connections: dict[str, sqlite_utils.Database] = getattr(_local, "connections", None) or {}
+    _local.connections = connections
+    if key not in connections:
+        connections[key] = connect(path)
+    return connections[key]

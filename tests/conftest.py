@@ -1,0 +1,33 @@
+"""Shared test setup: a clean environment, a private working directory and database per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SHIPPED_DIGEST = REPO / "data" / "digests" / "2023-01.txt"
+
+_PREFIXES = ("SLACK_", "PAPERBOT_", "ARXIV_", "ROUNDUP_")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No proxies (the fakes live on 127.0.0.1), no real Slack or arXiv settings, no stray .env."""
+    for name in list(os.environ):
+        if name.upper().endswith("_PROXY") or name.startswith(_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "*")
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "paperbot.db"
+    monkeypatch.setenv("PAPERBOT_DB", str(path))
+    return path
