@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.db import connect
 from bot.digest import Digest, content_hash, parse_digest
-from bot.store import load_file, store_digest
+from bot.store import load_file, search_values, store_digest
 
 SHIPPED = Path(__file__).resolve().parent.parent / "data" / "digests" / "2023-01.txt"
 
@@ -43,7 +43,8 @@ def generate_archive(folder: Path, count: int) -> list[Path]:
 
 
 def baseline(db_path: Path, digests: list[Digest]) -> float:
-    """The same rows, plain sqlite3 executemany, one transaction."""
+    """The same rows (derived search columns included, computed untimed), plain sqlite3 executemany,
+    one transaction, into the same schema: the full-text triggers fire for both."""
     db = connect(db_path)
     conn = db.conn
     digest_rows, paper_rows, entry_rows, ref_rows = [], [], [], []
@@ -80,6 +81,7 @@ def baseline(db_path: Path, digests: list[Digest]) -> float:
                     paper.project_url,
                     json.dumps(paper.citations),
                     paper.line,
+                    *search_values(paper),
                 )
             )
         ref_rows += [
@@ -98,8 +100,8 @@ def baseline(db_path: Path, digests: list[Digest]) -> float:
     )
     conn.executemany(
         "INSERT INTO entries (month, paper_id, position, title, authors, authors_truncated, summary,"
-        " links, arxiv_version, incomplete_link, project_url, citations, line)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " links, arxiv_version, incomplete_link, project_url, citations, line, search_nick, search_body)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         entry_rows,
     )
     conn.executemany(

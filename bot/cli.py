@@ -8,6 +8,9 @@ errors, as argparse does). Expected failures are :class:`CommandError`, :class:`
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,7 +42,58 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="digest files (.txt or .md)")
     load.add_argument("--month", type=_month, help="the digests' month, YYYY-MM (default: from the file name)")
     load.set_defaults(handler=cmd_load)
+
+    search = commands.add_parser("search", help="print the answer /paper QUERY would give")
+    search.add_argument("query", nargs="+", metavar="QUERY", help="what you would type after /paper")
+    search.add_argument("--json", action="store_true", help="print the Slack message payload (text + blocks)")
+    search.set_defaults(handler=cmd_search)
+
+    serve = commands.add_parser("serve", help="run the bot (Socket Mode, or HTTP with --http)")
+    serve.add_argument("--http", action="store_true", help="HTTP mode even when SLACK_APP_TOKEN is set")
+    serve.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to bind (default 0.0.0.0)")
+    serve.add_argument("--port", type=_port, default=3000, help="HTTP mode: port (default 3000)")
+    serve.add_argument("--no-scheduler", action="store_true", help="do not run the monthly roundup scheduler")
+    serve.set_defaults(handler=cmd_serve)
     return parser
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be a number from 0 to 65535, got {value!r}")
+    return int(value)
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    """The same reply as ``/paper QUERY`` (same code path), as text or as the Slack payload."""
+    from bot.blocks import render_text
+    from bot.replies import paper_reply
+
+    reply = paper_reply(connect(settings.db_path), " ".join(args.query))
+    if args.json:
+        print(json.dumps(reply.payload(), ensure_ascii=False, indent=2))
+    else:
+        print(render_text(reply))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Socket Mode when SLACK_APP_TOKEN is set and --http is not given, else HTTP; no token: a demo."""
+    from bot import server
+    from bot.app import build_app
+
+    if settings.slack_bot_token is None:
+        if args.http:
+            raise ConfigError("SLACK_BOT_TOKEN is not set: HTTP mode needs it (and SLACK_SIGNING_SECRET)")
+        return server.run_demo(settings)
+    connect(settings.db_path)  # create and migrate before any listener thread opens it
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    socket_mode = settings.slack_app_token is not None and not args.http
+    app = build_app(settings, socket_mode=socket_mode)
+    if socket_mode:
+        server.serve_socket_mode(app, str(settings.slack_app_token))
+    else:
+        server.serve_http(app, args.host, args.port)
+    return 0
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
@@ -72,3 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`paperbot search … | head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141

@@ -119,6 +119,83 @@ def m002_arxiv(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m003_search(db: sqlite_utils.Database) -> None:
+    """Full-text search: one FTS5 document per paper that has a digest entry, kept in sync by triggers.
+
+    ``entries.search_nick`` and ``entries.search_body`` are derived at load time by
+    :mod:`bot.search_terms` (nicknames; Chinese as bigrams), because SQL cannot derive them.
+    """
+    db.executescript(
+        """
+        ALTER TABLE entries ADD COLUMN search_nick TEXT NOT NULL DEFAULT '';
+        ALTER TABLE entries ADD COLUMN search_body TEXT NOT NULL DEFAULT '';
+
+        CREATE VIEW paper_documents AS
+        SELECT p.id AS paper_id,
+               coalesce((SELECT group_concat(e.title, ' | ') FROM entries e WHERE e.paper_id = p.id), '')
+                   || coalesce(' | ' || a.title, '') AS title,
+               coalesce((SELECT group_concat(e.search_nick, ' ') FROM entries e WHERE e.paper_id = p.id), '')
+                   || ' ' || coalesce(p.arxiv_id, '') AS nick,
+               coalesce((SELECT group_concat(e.authors, ' ') FROM entries e WHERE e.paper_id = p.id), '')
+                   || ' ' || coalesce(a.authors, '') AS authors,
+               coalesce((SELECT group_concat(e.search_body, ' ') FROM entries e WHERE e.paper_id = p.id), '')
+                   || ' ' || coalesce(a.abstract, '') AS body
+        FROM papers p LEFT JOIN arxiv_entries a ON a.arxiv_id = p.arxiv_id
+        WHERE EXISTS (SELECT 1 FROM entries e WHERE e.paper_id = p.id);
+
+        CREATE VIRTUAL TABLE paper_search USING fts5(
+            title, nick, authors, body, tokenize = 'unicode61 remove_diacritics 2'
+        );
+        CREATE VIRTUAL TABLE paper_search_vocab USING fts5vocab(paper_search, 'row');
+
+        CREATE TRIGGER entries_search_insert AFTER INSERT ON entries BEGIN
+            DELETE FROM paper_search WHERE rowid = new.paper_id;
+            INSERT INTO paper_search (rowid, title, nick, authors, body)
+                SELECT paper_id, title, nick, authors, body FROM paper_documents WHERE paper_id = new.paper_id;
+        END;
+        CREATE TRIGGER entries_search_update AFTER UPDATE ON entries BEGIN
+            DELETE FROM paper_search WHERE rowid IN (old.paper_id, new.paper_id);
+            INSERT INTO paper_search (rowid, title, nick, authors, body)
+                SELECT paper_id, title, nick, authors, body FROM paper_documents
+                WHERE paper_id IN (old.paper_id, new.paper_id);
+        END;
+        CREATE TRIGGER entries_search_delete AFTER DELETE ON entries BEGIN
+            DELETE FROM paper_search WHERE rowid = old.paper_id;
+            INSERT INTO paper_search (rowid, title, nick, authors, body)
+                SELECT paper_id, title, nick, authors, body FROM paper_documents WHERE paper_id = old.paper_id;
+        END;
+        CREATE TRIGGER papers_search_update AFTER UPDATE OF arxiv_id ON papers BEGIN
+            DELETE FROM paper_search WHERE rowid = new.id;
+            INSERT INTO paper_search (rowid, title, nick, authors, body)
+                SELECT paper_id, title, nick, authors, body FROM paper_documents WHERE paper_id = new.id;
+        END;
+        CREATE TRIGGER papers_search_delete AFTER DELETE ON papers BEGIN
+            DELETE FROM paper_search WHERE rowid = old.id;
+        END;
+        CREATE TRIGGER arxiv_search_insert AFTER INSERT ON arxiv_entries BEGIN
+            DELETE FROM paper_search WHERE rowid IN (SELECT id FROM papers WHERE arxiv_id = new.arxiv_id);
+            INSERT INTO paper_search (rowid, title, nick, authors, body)
+                SELECT d.paper_id, d.title, d.nick, d.authors, d.body FROM paper_documents d
+                JOIN papers p ON p.id = d.paper_id WHERE p.arxiv_id = new.arxiv_id;
+        END;
+        CREATE TRIGGER arxiv_search_update AFTER UPDATE ON arxiv_entries BEGIN
+            DELETE FROM paper_search WHERE rowid IN (SELECT id FROM papers WHERE arxiv_id = new.arxiv_id);
+            INSERT INTO paper_search (rowid, title, nick, authors, body)
+                SELECT d.paper_id, d.title, d.nick, d.authors, d.body FROM paper_documents d
+                JOIN papers p ON p.id = d.paper_id WHERE p.arxiv_id = new.arxiv_id;
+        END;
+        """
+    )
+    from bot.search_terms import index_text, nicknames
+
+    rows = db.execute("SELECT id, title, summary FROM entries").fetchall()
+    db.conn.executemany(
+        "UPDATE entries SET search_nick = ?, search_body = ? WHERE id = ?",
+        [(" ".join(nicknames(title, summary)), index_text(f"{title}\n{summary}"), id_) for id_, title, summary in rows],
+    )
+
+
 _local = threading.local()
 
 

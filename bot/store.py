@@ -28,6 +28,7 @@ from bot.digest import (
     read_digest_bytes,
     validate_month,
 )
+from bot.search_terms import index_text, nicknames
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,11 @@ _ENTRY_FIELDS = (
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def search_values(paper: Paper) -> tuple[str, str]:
+    """The entry's derived search columns (see bot.search_terms and migration m003)."""
+    return " ".join(nicknames(paper.title, paper.summary)), index_text(f"{paper.title}\n{paper.summary}")
 
 
 def _entry_values(paper: Paper) -> tuple[Any, ...]:
@@ -178,7 +184,7 @@ def store_digest(db: sqlite_utils.Database, digest: Digest) -> LoadResult:
             else:
                 updated += 1
                 changed_ids.append(paper_id)
-            rows.append((digest.month, paper_id, *values))
+            rows.append((digest.month, paper_id, *values, *search_values(paper)))
         removed_ids = [paper_id for paper_id in existing if paper_id not in set(paper_ids)]
         stale = changed_ids + removed_ids
         if stale:
@@ -186,8 +192,8 @@ def store_digest(db: sqlite_utils.Database, digest: Digest) -> LoadResult:
                 "DELETE FROM entries WHERE month = ? AND paper_id = ?", [(digest.month, paper_id) for paper_id in stale]
             )
         conn.executemany(
-            f"INSERT INTO entries (month, paper_id, position, {', '.join(_ENTRY_FIELDS)})"
-            f" VALUES ({', '.join('?' * (3 + len(_ENTRY_FIELDS)))})",
+            f"INSERT INTO entries (month, paper_id, position, {', '.join(_ENTRY_FIELDS)}, search_nick, search_body)"
+            f" VALUES ({', '.join('?' * (5 + len(_ENTRY_FIELDS)))})",
             rows,
         )
         if removed_ids:

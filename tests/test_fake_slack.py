@@ -167,9 +167,7 @@ def test_rate_limit_surfaces_without_retry_handler(fake: FakeSlack, client: WebC
     assert client.chat_postMessage(channel="C1", text="hi")["ok"]  # the fault was consumed
 
 
-def test_rate_limit_retried_transparently(
-    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_rate_limit_retried_transparently(fake: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
     # RateLimitErrorRetryHandler sleeps Retry-After + random(); make the jitter zero to keep this fast.
     monkeypatch.setattr(builtin_handlers, "random", types.SimpleNamespace(random=lambda: 0.0))
     client = WebClient(
@@ -306,7 +304,10 @@ def test_delay_timeout_and_quick_stop(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeSlack() as fake:
         fake.delay("chat.postMessage", 0.3)
         impatient = WebClient(
-            token=BOT_TOKEN, base_url=fake.api_url, timeout=0.05, retry_handlers=[]  # type: ignore[arg-type]
+            token=BOT_TOKEN,
+            base_url=fake.api_url,
+            timeout=0.05,
+            retry_handlers=[],  # type: ignore[arg-type]
         )
         with pytest.raises(OSError):  # socket timeout (TimeoutError / URLError)
             impatient.chat_postMessage(channel="C1", text="slow")
@@ -381,8 +382,20 @@ def test_signatures_match_slack_sdk_verifier() -> None:
     assert fixed["X-Slack-Signature"] == verifier_signature("abc", "secret", 1531420618)
 
     fields = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
-    for key in ("token", "team_id", "team_domain", "channel_id", "channel_name", "user_id", "user_name",
-                "command", "text", "api_app_id", "response_url", "trigger_id"):
+    for key in (
+        "token",
+        "team_id",
+        "team_domain",
+        "channel_id",
+        "channel_name",
+        "user_id",
+        "user_name",
+        "command",
+        "text",
+        "api_app_id",
+        "response_url",
+        "trigger_id",
+    ):
         assert key in fields, key
     assert (fields["text"], fields["command"], fields["user_id"]) == ("diffusion models", "/paper", "U9")
 

@@ -151,8 +151,12 @@ def block_actions_payload(
     msg = message or {"type": "message", "user": BOT_USER_ID, "ts": message_ts, "text": ""}
     return {
         "type": "block_actions",
-        "user": {"id": user_id, "username": f"user_{user_id.lower()}", "name": f"user_{user_id.lower()}",
-                 "team_id": team_id},
+        "user": {
+            "id": user_id,
+            "username": f"user_{user_id.lower()}",
+            "name": f"user_{user_id.lower()}",
+            "team_id": team_id,
+        },
         "api_app_id": APP_ID,
         "token": VERIFICATION_TOKEN,
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": False},
@@ -182,8 +186,12 @@ def view_submission_payload(
     return {
         "type": "view_submission",
         "team": {"id": team_id, "domain": TEAM_DOMAIN},
-        "user": {"id": user_id, "username": f"user_{user_id.lower()}", "name": f"user_{user_id.lower()}",
-                 "team_id": team_id},
+        "user": {
+            "id": user_id,
+            "username": f"user_{user_id.lower()}",
+            "name": f"user_{user_id.lower()}",
+            "team_id": team_id,
+        },
         "api_app_id": APP_ID,
         "token": VERIFICATION_TOKEN,
         "trigger_id": _trigger_id(),

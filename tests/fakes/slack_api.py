@@ -413,9 +413,7 @@ class FakeSlack:
 
         return self.wait_for(answered, timeout, message=f"{n} answered {method} call(s)")
 
-    def wait_for_responses(
-        self, n: int = 1, token_or_url: str | None = None, timeout: float = 5.0
-    ) -> list[JSONDict]:
+    def wait_for_responses(self, n: int = 1, token_or_url: str | None = None, timeout: float = 5.0) -> list[JSONDict]:
         """Wait until at least ``n`` accepted response_url posts (optionally for one URL) exist;
         return their payloads. Raises ``AssertionError`` on timeout."""
 
@@ -650,9 +648,7 @@ class FakeSlack:
                     users.append(msg.get("user"))
                 parent["reply_users"] = users
                 parent["reply_users_count"] = len(users)
-                parent["latest_reply"] = max(
-                    (str(parent.get("latest_reply", "0")), str(msg["ts"])), key=_ts_micro
-                )
+                parent["latest_reply"] = max((str(parent.get("latest_reply", "0")), str(msg["ts"])), key=_ts_micro)
         msgs.append(msg)
         msgs.sort(key=lambda m: _ts_micro(m["ts"]))
 

@@ -1,0 +1,345 @@
+"""Block Kit messages for ``/paper``: pure functions from views to payloads, nothing else.
+
+Every message has a ``text`` fallback (notifications, screen readers) and stays inside Slack's limits:
+at most 50 blocks, 3,000 characters per section text, 150 per header, 75 per button label, 10 context
+elements (https://api.slack.com/reference/block-kit/blocks). Text that comes from users or digests goes
+through :mod:`bot.mrkdwn` so it shows as written and cannot ping anyone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot import mrkdwn
+from bot.catalog import DigestView, PaperView
+from bot.surfaces import ACTION_FULL_SUMMARY, ACTION_LINK, ACTION_OPEN, ACTION_SHARE, COMMAND
+
+Block = dict[str, Any]
+
+MAX_BLOCKS = 50
+SECTION_LIMIT = 3000
+CARD_SUMMARY_LIMIT = 2000
+"""A card shows the summary whole up to this many characters; longer ones are cut at a sentence."""
+MAX_AUTHORS_SHOWN = 4
+MAX_CHOICES = 5
+
+
+@dataclass(frozen=True)
+class Message:
+    """A Slack message: ``text`` fallback plus blocks. Slack formats ``text`` as mrkdwn too (it is what
+    notifications show), so it is escaped like every other mrkdwn field."""
+
+    text: str
+    blocks: tuple[Block, ...]
+
+    def payload(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": list(self.blocks)}
+
+
+# --- small builders ------------------------------------------------------------------------------------
+
+
+def section(text: str) -> Block:
+    """A mrkdwn section; ``text`` must already be escaped. ``verbatim`` stops Slack auto-linking."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT], "verbatim": True}}
+
+
+def context(*parts: str) -> Block:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": part[:SECTION_LIMIT], "verbatim": True} for part in parts[:10]],
+    }
+
+
+def button(label: str, action_id: str, value: str = "", *, url: str | None = None, style: str | None = None) -> Block:
+    element: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": mrkdwn.plain(label)[:75], "emoji": True},
+        "action_id": action_id,
+    }
+    if value:
+        element["value"] = value[:2000]
+    if url:
+        element["url"] = url[:3000]
+    if style:
+        element["style"] = style
+    return element
+
+
+def actions(*elements: Block, block_id: str | None = None) -> Block:
+    block: Block = {"type": "actions", "elements": list(elements[:25])}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def fit(text: str, limit: int = SECTION_LIMIT) -> str:
+    """Escape ``text`` and shorten it so that the escaped form fits ``limit`` characters."""
+    budget = limit
+    while True:
+        escaped = mrkdwn.escape(mrkdwn.truncate(text, budget))
+        if len(escaped) <= limit:
+            return escaped
+        budget -= len(escaped) - limit + 1
+
+
+def split_sections(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Escaped chunks of at most ``limit`` characters, split at line ends where possible."""
+    chunks: list[str] = []
+    current = ""
+    for line in mrkdwn.escape(text).split("\n"):
+        while len(line) > limit:
+            head, line = line[:limit], line[limit:]
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(head)
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current.strip():
+        chunks.append(current)
+    return [chunk for chunk in chunks if chunk.strip()]
+
+
+def _bullets(text: str) -> str:
+    """Digest bullets ``- item`` shown as ``• item``."""
+    return re.sub(r"(?m)^\s*[-*]\s+", "• ", text)
+
+
+def authors_line(paper: PaperView, limit: int = MAX_AUTHORS_SHOWN) -> str:
+    """``A, B, C, D and 7 others`` (or ``et al.`` when the digest cut the list and arXiv has not filled it)."""
+    names = list(paper.authors)
+    if not names:
+        return "Authors unknown"
+    if len(names) > limit:
+        shown = ", ".join(names[:limit])
+        others = len(names) - limit
+        return f"{shown} and {others} other{'s' if others > 1 else ''}"
+    text = ", ".join(names)
+    return f"{text} et al." if paper.authors_truncated else text
+
+
+def title_link(paper: PaperView) -> str:
+    title = mrkdwn.truncate(" ".join(paper.title.split()), 250)
+    return f"*{mrkdwn.link(paper.link, title)}*" if paper.link else f"*{mrkdwn.escape(title)}*"
+
+
+def paper_facts(paper: PaperView) -> str:
+    """``Digest 2023-01 · #3 · arXiv 2301.11325 (abs · PDF)`` as mrkdwn."""
+    parts = [f"Digest {paper.month} · #{paper.position}"]
+    if paper.arxiv_id and paper.abs_url and paper.pdf_url:
+        version = f"v{paper.latest_version}" if paper.latest_version else ""
+        parts.append(
+            f"arXiv {mrkdwn.link(paper.abs_url, paper.arxiv_id + version)} · {mrkdwn.link(paper.pdf_url, 'PDF')}"
+        )
+    elif paper.project_url:
+        parts.append(mrkdwn.link(paper.project_url, "project page"))
+    else:
+        parts.append("arXiv id not known yet")
+    if paper.primary_category:
+        parts.append(mrkdwn.escape(paper.primary_category))
+    return " · ".join(parts)
+
+
+# --- messages ------------------------------------------------------------------------------------------
+
+
+def paper_card(
+    paper: PaperView,
+    *,
+    corrected: str | None = None,
+    shared_by: str | None = None,
+    full_summary: bool = False,
+    shareable: bool = True,
+) -> Message:
+    """The card for one paper: linked title, authors, digest month and position, the digest's summary
+    (whole when it fits, else cut at a sentence with a button for the rest), arXiv id and links."""
+    blocks: list[Block] = []
+    if corrected:
+        blocks.append(context(f"Did you mean *{mrkdwn.escape(corrected)}*? Showing that."))
+    blocks.append(section(f"{title_link(paper)}\n{fit(authors_line(paper), 600)}"))
+    blocks.append(context(paper_facts(paper)))
+    summary = _bullets(paper.summary.strip()) or "(The digest has no summary for this paper.)"
+    cut = False
+    if full_summary:
+        chunks = split_sections(summary)
+        room = MAX_BLOCKS - len(blocks) - 3
+        if len(chunks) > room:
+            chunks = [*chunks[: room - 1], fit("\n".join(chunks[room - 1 :]))]
+        blocks += [section(chunk) for chunk in chunks]
+    else:
+        shown = fit(summary, CARD_SUMMARY_LIMIT)
+        cut = len(mrkdwn.escape(summary)) > CARD_SUMMARY_LIMIT
+        blocks.append(section(shown))
+    buttons: list[Block] = []
+    if shareable:
+        buttons.append(button("Share in channel", ACTION_SHARE, str(paper.paper_id), style="primary"))
+    if cut:
+        buttons.append(button("Full summary", ACTION_FULL_SUMMARY, str(paper.paper_id)))
+    if paper.abs_url and paper.pdf_url:
+        buttons.append(button("arXiv", ACTION_LINK + "_abs", url=paper.abs_url))
+        buttons.append(button("PDF", ACTION_LINK + "_pdf", url=paper.pdf_url))
+    if buttons:
+        blocks.append(actions(*buttons, block_id=f"paper_{paper.paper_id}"))
+    if shared_by:
+        blocks.append(context(f"Shared by {mrkdwn.user(shared_by)} with `{COMMAND}`"))
+    text = f"{fit(paper.title, 300)} ({paper.arxiv_id or 'digest ' + paper.month})"
+    return Message(text=text, blocks=tuple(blocks[:MAX_BLOCKS]))
+
+
+def choices(query: str, papers: Sequence[PaperView], *, corrected: str | None = None, partial: bool = False) -> Message:
+    """Several close matches: a short list with a button each that opens that paper's card."""
+    shown = list(papers[:MAX_CHOICES])
+    if corrected:
+        intro = f"Did you mean *{mrkdwn.escape(corrected)}*? These papers match it:"
+    elif partial:
+        intro = f"No paper matches every word of *{fit(query, 200)}*; these match some of them:"
+    else:
+        intro = f"{len(shown)} papers match *{fit(query, 200)}*. Pick one:"
+    blocks: list[Block] = [section(intro)]
+    for paper in shown:
+        block = section(
+            f"{title_link(paper)}\n{fit(authors_line(paper, 3), 300)} · Digest {paper.month} #{paper.position}"
+        )
+        block["accessory"] = button("Open", ACTION_OPEN, str(paper.paper_id))
+        blocks.append(block)
+    blocks.append(context(f"Tip: `{COMMAND} NAME` with a nickname, an arXiv id or an author narrows it down."))
+    text = f"{len(shown)} papers match “{fit(query, 100)}”: " + "; ".join(fit(paper.title, 80) for paper in shown)
+    return Message(text=text, blocks=tuple(blocks))
+
+
+def nothing_found(query: str, *, arxiv_id: str | None = None, browse: Sequence[PaperView] = ()) -> Message:
+    """No match: say so, show what there is, and what to try."""
+    if arxiv_id:
+        url = f"https://arxiv.org/abs/{arxiv_id}"
+        head = f"arXiv {mrkdwn.link(url, arxiv_id)} is not in any digest yet."
+    elif query:
+        head = f"No paper in the digests matches *{fit(query, 300)}*."
+    else:
+        head = "Tell me what to look for."
+    blocks: list[Block] = [section(head)]
+    if browse:
+        lines = "\n".join(f"• {title_link(paper)} ({paper.month} #{paper.position})" for paper in browse)
+        blocks.append(section(f"The latest digest has, for example:\n{lines}"))
+    blocks.append(
+        context(
+            f"Try a nickname (`{COMMAND} musiclm`), title words, an arXiv id or link, an author "
+            f"(`{COMMAND} carlini`), Chinese words (`{COMMAND} 水印`), or `{COMMAND} list` to browse a month."
+        )
+    )
+    text = f"arXiv {arxiv_id} is not in any digest yet." if arxiv_id else f"No paper matches “{fit(query, 100)}”."
+    return Message(text=text, blocks=tuple(blocks))
+
+
+HELP_LINES = (
+    (
+        f"{COMMAND} QUERY",
+        "find a paper by nickname, title words, arXiv id or link, author, Chinese words; typos are fine",
+    ),
+    (f"{COMMAND} list [YYYY-MM]", "the papers of a digest month (default: the latest)"),
+    (f"{COMMAND} help", "this help"),
+)
+
+
+def help_message(extra: Sequence[tuple[str, str]] = ()) -> Message:
+    """Usage of ``/paper``: one line per sub-command."""
+    lines = "\n".join(f"• `{usage}` — {mrkdwn.escape(what)}" for usage, what in (*HELP_LINES, *extra))
+    blocks = (
+        section(f"*paperbot* finds papers from the team's monthly digests.\n{lines}"),
+        context(
+            f"Examples: `{COMMAND} musiclm` · `{COMMAND} 2301.11325` · `{COMMAND} 扩散模型` · `{COMMAND} list 2023-01`"
+        ),
+    )
+    return Message(text=f"Usage: {COMMAND} QUERY | list [YYYY-MM] | help", blocks=blocks)
+
+
+def digest_list(digest: DigestView, other_months: Sequence[str] = ()) -> Message:
+    """A month's papers in digest order, numbered, each with its arXiv id."""
+    head = f"*Digest {digest.month}*"
+    if digest.title:
+        head += f" — {fit(digest.title, 200)}"
+    if digest.intro:
+        head += f"\n{fit(digest.intro, 600)}"
+    blocks: list[Block] = [section(head)]
+    lines = []
+    for paper in digest.papers:
+        ident = f" · `{paper.arxiv_id}`" if paper.arxiv_id else ""
+        lines.append(f"{paper.position}. {title_link(paper)}{ident}")
+    for chunk in _join_limited(lines, SECTION_LIMIT):
+        if len(blocks) >= MAX_BLOCKS - 2:
+            break
+        blocks.append(section(chunk))
+    others = [month for month in other_months if month != digest.month][:12]
+    footer = f"`{COMMAND} NAME` shows a paper's card."
+    if others:
+        footer += " Other months: " + ", ".join(f"`{month}`" for month in others)
+    blocks.append(context(footer))
+    text = f"Digest {digest.month}: {len(digest.papers)} papers"
+    return Message(text=text, blocks=tuple(blocks))
+
+
+def month_not_found(month: str, months: Sequence[str]) -> Message:
+    if months:
+        available = ", ".join(f"`{m}`" for m in months[:24])
+        body = f"There is no digest for {mrkdwn.escape(month)}. Digests: {available}."
+    else:
+        body = "No digest has been loaded yet: run `paperbot load data/digests/*.txt`."
+    return Message(text=f"No digest for {fit(month, 40)}.", blocks=(section(body),))
+
+
+def notice(text: str) -> Message:
+    """A one-paragraph message; ``text`` is plain and gets escaped."""
+    return Message(text=fit(text), blocks=(section(fit(text)),))
+
+
+def _join_limited(lines: Sequence[str], limit: int) -> list[str]:
+    chunks: list[str] = []
+    current = ""
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit and current:
+            chunks.append(current)
+            current = line[:limit]
+        else:
+            current = candidate[:limit]
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+# --- terminal rendering -------------------------------------------------------------------------------
+
+
+def _unmrkdwn(text: str) -> str:
+    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
+    text = re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("\u2060", "")
+
+
+def render_text(message: Message) -> str:
+    """The message as a terminal shows it (``paperbot search``): mrkdwn links become ``label (url)``."""
+    out: list[str] = []
+    for block in message.blocks:
+        kind = block.get("type")
+        if kind == "section":
+            line = _unmrkdwn(block["text"]["text"])
+            accessory = block.get("accessory")
+            if accessory and accessory.get("type") == "button":
+                line += f"  [{accessory['text']['text']}]"
+            out.append(line)
+        elif kind == "context":
+            out.append("  ".join(_unmrkdwn(element.get("text", "")) for element in block["elements"]))
+        elif kind == "actions":
+            out.append(" ".join(f"[{element['text']['text']}]" for element in block["elements"]))
+        elif kind == "header":
+            out.append(block["text"]["text"])
+        elif kind == "divider":
+            out.append("-" * 40)
+    return "\n\n".join(out)

@@ -1,0 +1,23 @@
+"""The routing table: every Slack surface paperbot answers, registered in one place.
+
+Listeners are thin: they ack, parse, call a domain function and respond. Anything that talks to the
+network (``respond``, ``chat.*``) runs as a Bolt *lazy* listener, after the ack has been sent.
+"""
+
+from __future__ import annotations
+
+import re
+
+from slack_bolt import App
+
+from bot.listeners import actions, commands, errors
+from bot.surfaces import ACTION_FULL_SUMMARY, ACTION_LINK, ACTION_OPEN, ACTION_SHARE, COMMAND
+
+
+def register_listeners(app: App) -> None:
+    app.error(errors.handle_error)
+    app.command(COMMAND)(ack=commands.paper_command, lazy=[])
+    app.action(ACTION_OPEN)(ack=actions.ack_action, lazy=[errors.in_background(actions.open_card)])
+    app.action(ACTION_SHARE)(ack=actions.ack_action, lazy=[errors.in_background(actions.share_card)])
+    app.action(ACTION_FULL_SUMMARY)(ack=actions.ack_action, lazy=[errors.in_background(actions.full_summary)])
+    app.action(re.compile(f"^{ACTION_LINK}"))(actions.ack_action)

@@ -1,0 +1,68 @@
+"""Buttons on paper cards and lists. Each acks at once; the lazy part answers through ``response_url``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+from slack_bolt.context.respond import Respond
+
+from bot import blocks, catalog
+from bot.catalog import PaperView
+from bot.services import Services
+
+GONE = "That paper is no longer in the digests. Try /paper again."
+EXPIRED = "This message has expired (Slack allows 5 answers within 30 minutes). Run /paper again for a fresh one."
+
+log = logging.getLogger("bot.listeners")
+
+
+def ack_action(ack: Ack) -> None:
+    ack()
+
+
+def _paper(body: dict[str, Any], context: BoltContext) -> PaperView | None:
+    services: Services = context["services"]
+    value = str((body.get("actions") or [{}])[0].get("value") or "")
+    return catalog.get_paper(services.db(), int(value)) if value.isdigit() else None
+
+
+def _answer(
+    body: dict[str, Any], respond: Respond, context: BoltContext, message: blocks.Message, **options: Any
+) -> None:
+    """Answer through ``response_url``; once Slack refuses it (5 uses or 30 minutes), tell the user
+    with an ephemeral message instead of failing silently."""
+    result = respond(**options, **message.payload())
+    if result.status_code == 200:
+        return
+    channel = (body.get("channel") or {}).get("id")
+    user = (body.get("user") or {}).get("id")
+    log.warning("response_url refused (%s %s); falling back to chat.postEphemeral", result.status_code, result.body)
+    if channel and user:
+        context.client.chat_postEphemeral(channel=channel, user=user, **blocks.notice(EXPIRED).payload())
+
+
+def open_card(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    """From a list of choices: replace the list with the chosen paper's card."""
+    paper = _paper(body, context)
+    message = blocks.paper_card(paper) if paper else blocks.notice(GONE)
+    _answer(body, respond, context, message, replace_original=True, response_type="ephemeral")
+
+
+def share_card(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    """Post the card in the channel for everyone, saying who shared it."""
+    paper = _paper(body, context)
+    if paper is None:
+        _answer(body, respond, context, blocks.notice(GONE), replace_original=False, response_type="ephemeral")
+        return
+    user_id = str((body.get("user") or {}).get("id") or "")
+    message = blocks.paper_card(paper, shared_by=user_id, shareable=False)
+    _answer(body, respond, context, message, replace_original=False, response_type="in_channel")
+
+
+def full_summary(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    """Show the whole summary of a card that had to cut it."""
+    paper = _paper(body, context)
+    message = blocks.paper_card(paper, full_summary=True) if paper else blocks.notice(GONE)
+    _answer(body, respond, context, message, replace_original=True, response_type="ephemeral")

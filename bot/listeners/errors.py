@@ -1,0 +1,53 @@
+"""The one error handler: the user gets a short apology, the log gets the traceback.
+
+Bolt routes exceptions from ack listeners to ``@app.error``; exceptions in lazy listeners it only logs
+in one line. :func:`in_background` sends those through the same :func:`report` so both behave alike.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import BoltResponse
+from slack_bolt.context.respond import Respond
+
+APOLOGY = "Sorry, something went wrong on paperbot's side. It has been logged; please try again in a minute."
+
+log = logging.getLogger("bot.listeners")
+
+
+def report(error: BaseException, body: dict[str, Any]) -> None:
+    """Log the failure with its traceback and what the user was doing."""
+    kind = body.get("type") or ("slash_command" if "command" in body else "request")
+    user = body.get("user_id") or (body.get("user") or {}).get("id")
+    log.error("listener failed (%s from %s): %s", kind, user, error, exc_info=error)
+
+
+def handle_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    """``@app.error``: for a slash command the apology is the HTTP answer itself (ephemeral)."""
+    report(error, body)
+    payload = {"response_type": "ephemeral", "text": APOLOGY}
+    return BoltResponse(status=200, body=json.dumps(payload), headers={"content-type": "application/json"})
+
+
+def in_background(func: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a lazy listener so its failures reach :func:`report` and the user hears about them.
+
+    Bolt injects arguments by the names of the *wrapped* function (it unwraps ``functools.wraps``), so
+    ``func`` must take ``body`` and ``respond`` itself.
+    """
+
+    @functools.wraps(func)
+    def wrapper(body: dict[str, Any], respond: Respond, **kwargs: Any) -> None:
+        try:
+            func(body=body, respond=respond, **kwargs)
+        except Exception as error:
+            report(error, body)
+            if body.get("response_url"):
+                respond(text=APOLOGY, response_type="ephemeral", replace_original=False)
+
+    return wrapper

@@ -1,0 +1,107 @@
+"""Running the bot: HTTP on waitress, Socket Mode, or — without Slack tokens — a local demo.
+
+HTTP mode serves ``POST /slack/events`` (Bolt verifies each request's signature: forged, unsigned or
+stale requests get 401) and ``GET /healthz``; every other path is 404. waitress is a production WSGI
+server (Bolt's ``app.start()`` is a development server).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import waitress
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot import blocks
+from bot.config import Settings
+from bot.db import connect
+from bot.replies import paper_reply
+from bot.store import load_file
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+HTTP_THREADS = 8
+
+log = logging.getLogger("bot.server")
+
+StartResponse = Callable[..., Any]
+
+
+def make_wsgi_app(app: App) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    """Route ``POST /slack/events`` to Bolt, answer health checks, 404 the rest."""
+    bolt = SlackRequestHandler(app)
+
+    def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == EVENTS_PATH and method == "POST":
+            return bolt(environ, start_response)
+        if path == HEALTH_PATH and method == "GET":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok\n"]
+        if path == EVENTS_PATH:
+            start_response("405 Method Not Allowed", [("Content-Type", "text/plain"), ("Allow", "POST")])
+            return [b"POST only\n"]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found\n"]
+
+    return wsgi
+
+
+def create_http_server(app: App, host: str, port: int) -> Any:
+    """A waitress server bound to ``host:port`` (port 0: any free port; see ``server.effective_port``)."""
+    return waitress.create_server(make_wsgi_app(app), host=host, port=port, threads=HTTP_THREADS, ident="paperbot")
+
+
+def serve_http(app: App, host: str, port: int) -> None:
+    server = create_http_server(app, host, port)
+    log.info("paperbot listening on http://%s:%s%s", host, server.effective_port, EVENTS_PATH)
+    print(f"paperbot: HTTP mode on http://{host}:{server.effective_port}{EVENTS_PATH} (Ctrl-C stops)", flush=True)
+    server.run()
+
+
+def serve_socket_mode(app: App, app_token: str) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    print("paperbot: Socket Mode, connecting to Slack (Ctrl-C stops)", flush=True)
+    SocketModeHandler(app, app_token).start()  # type: ignore[no-untyped-call]
+
+
+def bundled_digests() -> list[Path]:
+    """The digests shipped in ``data/digests`` (working directory first, then the source tree)."""
+    for folder in (Path.cwd() / "data" / "digests", Path(__file__).resolve().parent.parent / "data" / "digests"):
+        files = sorted([*folder.glob("*.txt"), *folder.glob("*.md")]) if folder.is_dir() else []
+        if files:
+            return files
+    return []
+
+
+CONNECT_HELP = """\
+paperbot is not connected to Slack (SLACK_BOT_TOKEN is not set). To connect it:
+  1. Create a Slack app from manifest.yml: https://api.slack.com/apps -> Create New App -> From a manifest.
+  2. Install it to your workspace; copy the Bot User OAuth Token (xoxb-...) into SLACK_BOT_TOKEN.
+  3. Socket Mode (default): create an app-level token with connections:write -> SLACK_APP_TOKEN (xapp-...).
+     HTTP mode instead: set SLACK_SIGNING_SECRET, run `paperbot serve --http`, and point the app's
+     request URLs at https://YOUR-HOST/slack/events.
+  4. Put these in .env (see .env.example) or the environment, then run `paperbot serve` again."""
+
+DEMO_QUERIES = ("musiclm", "水印", "stylegn")
+
+
+def run_demo(settings: Settings) -> int:
+    """No Slack: load the bundled digests into the local database and show what ``/paper`` answers."""
+    db = connect(settings.db_path)
+    for path in bundled_digests():
+        print(load_file(db, path).describe())
+    print(f"database: {settings.db_path}\n")
+    for query in DEMO_QUERIES:
+        print(f"$ /paper {query}")
+        print(blocks.render_text(paper_reply(db, query)))
+        print()
+    print("Try more with `paperbot search QUERY` (or `--json` for the Slack payload).\n")
+    print(CONNECT_HELP)
+    return 0

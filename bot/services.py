@@ -1,0 +1,19 @@
+"""What listeners and jobs need from the outside world, handed to them through Bolt's context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from bot.config import Settings
+from bot.db import thread_db
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+
+    def db(self) -> sqlite_utils.Database:
+        """The calling thread's connection (listeners run in worker threads)."""
+        return thread_db(self.settings.db_path)

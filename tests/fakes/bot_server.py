@@ -1,0 +1,71 @@
+"""The real paperbot Bolt app served over real HTTP (waitress on 127.0.0.1, random port) for tests."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from slack_bolt import App
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.server import create_http_server
+
+from .signing import SIGNING_SECRET, post, slash_command_body
+from .slack_api import BOT_TOKEN, FakeSlack
+
+
+def bot_settings(fake: FakeSlack, db_path: Path, **extra: str) -> Settings:
+    """Settings for a bot talking to ``fake`` (never the real Slack)."""
+    values = {
+        "PAPERBOT_DB": str(db_path),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "ARXIV_API_URL": "http://127.0.0.1:9/api/query",
+        **extra,
+    }
+    return Settings(values=values)
+
+
+@dataclass
+class RunningBot:
+    app: App
+    url: str
+    fake: FakeSlack
+
+    @property
+    def events_url(self) -> str:
+        return f"{self.url}/slack/events"
+
+    def command(self, text: str, **fields: Any) -> tuple[int, dict[str, Any]]:
+        """Send a signed ``/paper TEXT``; return the HTTP status and the JSON answer (``{}`` if none)."""
+        fields.setdefault("response_url", self.fake.response_url("cmd"))
+        status, _, body = post(self.events_url, slash_command_body(text, **fields), SIGNING_SECRET)
+        return status, (json.loads(body) if body.strip() else {})
+
+
+@contextmanager
+def running_bot(settings: Settings, fake: FakeSlack) -> Iterator[RunningBot]:
+    app = build_app(settings)
+    server = create_http_server(app, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, name="paperbot-http", daemon=True)
+    thread.start()
+    try:
+        yield RunningBot(app=app, url=f"http://127.0.0.1:{server.effective_port}", fake=fake)
+    finally:
+        stop_http_server(server)
+        thread.join(timeout=5)
+
+
+def stop_http_server(server: Any) -> None:
+    """Stop a waitress server running in another thread: close every channel, then its workers."""
+    from waitress import wasyncore
+
+    wasyncore.close_all(server._map)
+    server.task_dispatcher.shutdown()

@@ -1,0 +1,148 @@
+"""`paperbot search` and `paperbot serve`: the same answers as Slack, and a bot that really serves."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.db import connect
+from bot.store import load_file
+from tests.conftest import REPO, SHIPPED_DIGEST
+from tests.fakes.bot_server import bot_settings, running_bot
+from tests.fakes.signing import SIGNING_SECRET, post, slash_command_body
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+
+
+def test_search_prints_the_card_as_text(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    load_file(connect(db_path), SHIPPED_DIGEST)
+    assert main(["search", "musiclm"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("*MusicLM: Generating Music From TextPage (https://arxiv.org/abs/2301.11325)*")
+    assert "Digest 2023-01 · #1" in out and "[Share in channel]" in out
+
+
+@pytest.mark.parametrize("query", ["musiclm", "stylegn", "diffusion", "list", "help", "zzzz", "<!channel>"])
+def test_search_json_is_exactly_what_slack_gets(db_path: Path, capsys: pytest.CaptureFixture[str], query: str) -> None:
+    load_file(connect(db_path), SHIPPED_DIGEST)
+    assert main(["search", "--json", *query.split()]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    with FakeSlack() as fake, running_bot(bot_settings(fake, db_path), fake) as bot:
+        _, answer = bot.command(query)
+    answer.pop("response_type")
+    assert printed == answer
+
+
+def test_search_on_an_empty_database_says_what_to_do(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "list"]) == 0
+    assert "paperbot load" in capsys.readouterr().out
+
+
+def test_serve_without_tokens_demos_the_bundled_digest_and_says_how_to_connect(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve"]) == 0
+    out = capsys.readouterr().out
+    assert "2023-01: 10 papers: 10 added" in out
+    assert "$ /paper musiclm" in out and "MusicLM: Generating Music From TextPage" in out
+    assert "SLACK_BOT_TOKEN is not set" in out and "manifest.yml" in out and ".env" in out
+    assert main(["serve"]) == 0  # a second run finds the digest already loaded
+    assert "10 unchanged" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "message"),
+    [
+        ({}, ["serve", "--http"], "SLACK_BOT_TOKEN is not set"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, ["serve", "--http"], "SLACK_SIGNING_SECRET is not set"),
+        ({"SLACK_BOT_TOKEN": "not-a-token"}, ["serve"], "SLACK_BOT_TOKEN must be a bot token"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "ftp://x"},
+            ["serve", "--http"],
+            "SLACK_API_URL",
+        ),
+    ],
+)
+def test_serve_misconfigured_stops_with_one_line_naming_the_variable(
+    db_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    args: list[str],
+    message: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_http_runs_the_real_server_end_to_end(tmp_path: Path) -> None:
+    db_path = tmp_path / "serve.db"
+    load_file(connect(db_path), SHIPPED_DIGEST)
+    with FakeSlack() as fake:
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
+        env.update(
+            PYTHONPATH=str(REPO),
+            PAPERBOT_DB=str(db_path),
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=fake.api_url,
+            SLACK_APP_TOKEN="xapp-ignored",
+        )
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "serve",
+                "--http",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-scheduler",
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                        assert response.status == 200
+                        break
+                except OSError:
+                    assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                    assert time.monotonic() < deadline, "server did not start"
+                    time.sleep(0.1)
+            body = slash_command_body("tracr", response_url=fake.response_url())
+            status, _, answer = post(f"http://127.0.0.1:{port}/slack/events", body, SIGNING_SECRET)
+            assert status == 200 and "Tracr: Compiled Transformers" in answer.decode()
+            status, _, _ = post(f"http://127.0.0.1:{port}/slack/events", body, "wrong-secret")
+            assert status == 401
+            assert fake.calls("auth.test")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)

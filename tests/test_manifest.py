@@ -1,0 +1,79 @@
+"""manifest.yml and the app agree: every declared command and action is one the app handles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from slack_bolt import BoltRequest
+
+from bot import surfaces
+from bot.app import build_app
+from bot.config import Settings
+from tests.conftest import REPO
+from tests.fakes.bot_server import bot_settings
+from tests.fakes.signing import (
+    SIGNING_SECRET,
+    block_actions_payload,
+    interactive_body,
+    signed_headers,
+    slash_command_body,
+)
+from tests.fakes.slack_api import FakeSlack
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((REPO / "manifest.yml").read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture
+def fake() -> Any:
+    with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fake: FakeSlack) -> Settings:
+    return bot_settings(fake, tmp_path / "m.db")
+
+
+def test_manifest_declares_exactly_the_command_the_app_registers(manifest: dict[str, Any]) -> None:
+    commands = [entry["command"] for entry in manifest["features"]["slash_commands"]]
+    assert commands == [surfaces.COMMAND]
+
+
+def test_manifest_settings(manifest: dict[str, Any]) -> None:
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == set(surfaces.BOT_SCOPES)
+    events = manifest["settings"].get("event_subscriptions", {}).get("bot_events", [])
+    assert set(events) == set(surfaces.EVENTS)
+    shortcuts = [entry["callback_id"] for entry in manifest["features"].get("shortcuts", [])]
+    assert set(shortcuts) == set(surfaces.SHORTCUTS)
+
+
+def test_every_declared_command_is_handled(manifest: dict[str, Any], settings: Settings) -> None:
+    app = build_app(settings)
+    for entry in manifest["features"]["slash_commands"]:
+        body = slash_command_body("help", command=entry["command"])
+        response = app.dispatch(BoltRequest(body=body, headers=signed_headers(body, SIGNING_SECRET)))
+        assert response.status == 200, entry["command"]
+    body = slash_command_body("help", command="/unknown")
+    assert app.dispatch(BoltRequest(body=body, headers=signed_headers(body, SIGNING_SECRET))).status == 404
+
+
+@pytest.mark.parametrize("action_id", [*surfaces.ACTIONS[:-1], surfaces.ACTION_LINK + "_abs"])
+def test_every_action_is_handled(settings: Settings, fake: FakeSlack, action_id: str) -> None:
+    app = build_app(settings)
+    response_url = fake.response_url()
+    body = interactive_body(block_actions_payload(action_id, "1", response_url=response_url))
+    response = app.dispatch(BoltRequest(body=body, headers=signed_headers(body, SIGNING_SECRET)))
+    assert response.status == 200
+    if not action_id.startswith(surfaces.ACTION_LINK):
+        fake.wait_for_responses(1, response_url)  # the lazy half answered through response_url
+    body = interactive_body(block_actions_payload("not_ours", "1"))
+    assert app.dispatch(BoltRequest(body=body, headers=signed_headers(body, SIGNING_SECRET))).status == 404
