@@ -41,7 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     load = commands.add_parser("load", help="parse digest files and upsert them into the database")
     load.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="digest files (.txt or .md)")
     load.add_argument("--month", type=_month, help="the digests' month, YYYY-MM (default: from the file name)")
+    load.add_argument("--no-enrich", action="store_true", help="do not fetch arXiv metadata after loading")
     load.set_defaults(handler=cmd_load)
+
+    enrich = commands.add_parser("enrich", help="fetch arXiv metadata for papers that lack it")
+    enrich.add_argument("--limit", type=_positive, metavar="N", help="enrich at most N papers this run")
+    enrich.add_argument("--refresh", action="store_true", help="fetch again papers already enriched or not found")
+    enrich.set_defaults(handler=cmd_enrich)
 
     search = commands.add_parser("search", help="print the answer /paper QUERY would give")
     search.add_argument("query", nargs="+", metavar="QUERY", help="what you would type after /paper")
@@ -55,6 +61,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-scheduler", action="store_true", help="do not run the monthly roundup scheduler")
     serve.set_defaults(handler=cmd_serve)
     return parser
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {value!r}")
+    return int(value)
+
+
+def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
+    """Progress on stderr, the summary line on stdout; an arXiv failure exits 1 (papers stay pending)."""
+    from bot.arxiv_api import ArxivClient
+    from bot.enrich import enrich_pending
+
+    db = connect(settings.db_path)
+    with ArxivClient.from_settings(settings) as client:
+        report = enrich_pending(
+            db, client, limit=args.limit, refresh=args.refresh, progress=lambda line: print(line, file=sys.stderr)
+        )
+    print(report.summary())
+    if report.error:
+        raise CommandError(f"arXiv failed: {report.error}; {report.pending} papers pending, try again later")
+    return 0
 
 
 def _port(value: str) -> int:
@@ -100,6 +128,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     """Load each file in its own transaction; good files load even when others fail."""
     db = connect(settings.db_path)
     failures = 0
+    months: list[str] = []
     for path in args.paths:
         try:
             result = load_file(db, path, month=args.month)
@@ -108,6 +137,12 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
             failures += 1
             continue
         print(result.describe())
+        months.append(result.month)
+    if months and not args.no_enrich:
+        from bot.enrich import enrich_after_load
+
+        sys.stdout.flush()
+        enrich_after_load(db, settings, months, out=sys.stderr)
     if failures:
         print(f"error: {failures} of {len(args.paths)} files could not be loaded", file=sys.stderr)
         return 1

@@ -22,6 +22,13 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
         if name.upper().endswith("_PROXY") or name.startswith(_PREFIXES):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "*")
+    # No test reaches the real arXiv: a closed local port (connection refused at once) unless a test
+    # points ARXIV_API_URL at the fake; a fresh process-wide rate limiter, so no test inherits a hold-off.
+    monkeypatch.setenv("ARXIV_API_URL", "http://127.0.0.1:9/api/query")
+    monkeypatch.setenv("ARXIV_DELAY_SECONDS", "0.01")
+    import bot.arxiv_api
+
+    monkeypatch.setattr(bot.arxiv_api, "DEFAULT_LIMITER", bot.arxiv_api.RateLimiter())
     monkeypatch.chdir(tmp_path)
     yield
 

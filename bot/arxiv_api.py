@@ -1,0 +1,636 @@
+"""The polite arXiv API client: rate-limited, deadlined, retried, and strict about what it accepts.
+
+arXiv asks API users for at most one request every 3 seconds over a single connection at a time
+(https://info.arxiv.org/help/api/tou.html). The ``arxiv`` package (4.x) builds the query URLs, pages through
+results and parses the Atom entries, but it sets no request timeout, keeps its delay per ``Client`` instance
+rather than per process, retries blindly, and reads arXiv's error feed (an entry whose id is
+``http://arxiv.org/api/errors#…``) as an empty result, which would turn a rejected query into "not found".
+This module keeps the package for what it does well and does the transport itself:
+
+* :class:`RateLimiter`, with the process-wide :data:`DEFAULT_LIMITER`: one request in flight at a time, and
+  each request starts at least ``delay_seconds`` after the previous one *ended*; a server's ``Retry-After``
+  holds back every thread of the process, not only the one that got it.
+* :class:`ArxivClient`: :meth:`~ArxivClient.fetch_ids` (up to :data:`MAX_IDS_PER_REQUEST` ids a request,
+  ``max_results`` = the number of ids, returned ids compared with the asked ones) and
+  :meth:`~ArxivClient.search`. Every request has a deadline; HTTP 429/5xx, connection errors, timeouts and
+  unreadable replies are tried ``attempts`` times in all with exponential backoff, honouring ``Retry-After``
+  up to ``max_retry_after_seconds``; then :class:`ArxivUnavailable` or :class:`ArxivBadResponse` is raised.
+  An error feed (HTTP 400, or a 200 feed whose entry is an error) raises :class:`ArxivQueryError` at once;
+  when it names one of the asked ids, :meth:`~ArxivClient.fetch_ids` drops that id, reports it as rejected
+  and asks again for the others.
+* :class:`ArxivEntry`: arXiv's metadata for one paper, as plain data; :func:`title_query` builds a
+  ``ti:"…"`` query.
+* Errors derive from :class:`ArxivError`, whose one-line message names what failed, the URL, the attempt
+  and the HTTP status when there was one.
+
+Nothing here touches the database, and nothing runs at import time beyond defining :data:`DEFAULT_LIMITER`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import math
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from xml.etree import ElementTree
+
+import arxiv
+import requests
+from arxiv import _feed
+
+from bot.arxiv_ids import parse_arxiv_ref
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_IDS_PER_REQUEST = 100
+"""arXiv's advice for ``id_list`` queries: at most 100 ids a request."""
+
+MAX_REPLY_BYTES = 20 * 1024 * 1024
+"""A reply for 100 ids is ~300 KB; anything over 20 MiB is cut off and treated as a bad reply."""
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""HTTP statuses worth another try: rate limited, or the server is having a bad moment."""
+
+ATOM = "http://www.w3.org/2005/Atom"
+USER_AGENT = f"paperbot/0.1 (arxiv.py/{arxiv.__version__}; polite: 1 request per delay, 1 connection)"
+
+
+# --- errors --------------------------------------------------------------------------------------------
+
+
+class ArxivError(Exception):
+    """A request to arXiv did not give a usable answer. ``str()`` is one line with the context."""
+
+    def __init__(
+        self, reason: str, *, url: str = "", attempt: int = 0, attempts: int = 0, status: int | None = None
+    ) -> None:
+        self.reason = reason
+        self.url = url
+        self.attempt = attempt
+        self.attempts = attempts
+        self.status = status
+        context = [short_url(url)] if url else []
+        if attempt:
+            context.append(f"attempt {attempt} of {attempts}" if attempts else f"attempt {attempt}")
+        super().__init__(f"{reason} ({', '.join(context)})" if context else reason)
+
+
+class ArxivUnavailable(ArxivError):
+    """arXiv could not be reached, timed out, or answered 429/5xx on every attempt (or any other HTTP error)."""
+
+
+class ArxivBadResponse(ArxivError):
+    """arXiv (or something in the way) answered 200 with something that is not a usable Atom feed."""
+
+
+class ArxivQueryError(ArxivError):
+    """arXiv's error feed: the query itself was refused. ``bad_id`` is the id it names, if any."""
+
+    def __init__(self, reason: str, *, bad_id: str | None = None, **context: Any) -> None:
+        self.bad_id = bad_id
+        super().__init__(reason, **context)
+
+
+class ArxivCancelled(ArxivError):
+    """The caller's ``cancel`` event was set while waiting for a turn or for a reply."""
+
+
+class WaitTooLong(Exception):
+    """The rate limiter would have to wait longer than the caller allows (a long ``Retry-After``)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"arXiv asked to wait {seconds:.0f} s before the next request (Retry-After)")
+
+
+def short_url(url: str, limit: int = 100) -> str:
+    """A URL cut to ``limit`` characters for one-line messages (id lists make query URLs long)."""
+    return url if len(url) <= limit else url[: limit - 1] + "…"
+
+
+# --- rate limiting -------------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """A gate for one kind of request, shared by every thread that holds it.
+
+    :meth:`slot` lets one caller in at a time (one connection at a time) and only once the previous
+    request ended at least ``delay_seconds`` (of the previous caller) ago, or once a :meth:`hold_off`
+    period is over, whichever is later. Times are ``clock()`` seconds (``time.monotonic`` by default).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self._turn = threading.Lock()
+        self._state = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
+        self._not_before = -math.inf
+
+    def hold_off(self, seconds: float) -> None:
+        """No request through this limiter starts within ``seconds`` from now (never shortens a hold)."""
+        with self._state:
+            self._not_before = max(self._not_before, self._clock() + max(0.0, seconds))
+
+    def seconds_to_wait(self) -> float:
+        """How long a caller arriving now would wait for the spacing alone (0 when it may go at once)."""
+        with self._state:
+            return max(0.0, self._not_before - self._clock())
+
+    @contextmanager
+    def slot(
+        self, delay_seconds: float, *, cancel: threading.Event | None = None, max_wait: float = math.inf
+    ) -> Iterator[None]:
+        """Hold the only turn for the length of the ``with`` block; the next turn starts ``delay_seconds``
+        after the block ends.
+
+        Raises :class:`WaitTooLong` instead of waiting more than ``max_wait`` seconds for the spacing, and
+        :class:`ArxivCancelled` when ``cancel`` is set while waiting.
+        """
+        self._acquire(cancel)
+        try:
+            while True:
+                wait = self.seconds_to_wait()
+                if wait <= 0:
+                    break
+                if wait > max_wait:
+                    raise WaitTooLong(wait)
+                if cancel is None:
+                    self._sleep(wait)
+                elif cancel.wait(wait):
+                    raise ArxivCancelled("cancelled while waiting for a turn")
+            try:
+                yield
+            finally:
+                self.hold_off(delay_seconds)
+        finally:
+            self._turn.release()
+
+    def _acquire(self, cancel: threading.Event | None) -> None:
+        if cancel is None:
+            self._turn.acquire()
+            return
+        while not self._turn.acquire(timeout=0.05):
+            if cancel.is_set():
+                raise ArxivCancelled("cancelled while another thread was talking to arXiv")
+
+
+DEFAULT_LIMITER = RateLimiter()
+"""The process-wide limiter every :class:`ArxivClient` uses unless given another one."""
+
+
+# --- data ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArxivEntry:
+    """arXiv's metadata for one paper. Text is whitespace-collapsed; dates are ISO 8601 in UTC;
+    ``abs_url``/``pdf_url`` are the canonical https links to the latest version."""
+
+    arxiv_id: str
+    """Without version: ``2301.11325`` or ``hep-th/9711200``."""
+    version: int | None
+    title: str
+    authors: tuple[str, ...]
+    abstract: str
+    primary_category: str | None
+    categories: tuple[str, ...]
+    published: str | None
+    updated: str | None
+    abs_url: str
+    pdf_url: str
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+
+
+@dataclass(frozen=True)
+class IdFetch:
+    """What arXiv said about a list of ids."""
+
+    entries: tuple[ArxivEntry, ...]
+    """Complete entries for asked ids, in the order asked."""
+    missing: tuple[str, ...]
+    """Asked ids arXiv did not return: not found (the API drops unknown ids silently)."""
+    rejected: Mapping[str, str] = field(default_factory=dict)
+    """Asked ids arXiv's error feed refused (id → arXiv's message): asking again will not help."""
+    incomplete: Mapping[str, str] = field(default_factory=dict)
+    """Asked ids whose entry came back without a title, authors or dates (id → what was missing)."""
+
+
+@dataclass
+class ClientStats:
+    """Counters for one client; times are seconds of wall clock."""
+
+    requests: int = 0
+    """HTTP requests sent, retries included."""
+    retries: int = 0
+    network_seconds: float = 0.0
+    """From sending a request to having read the whole reply: time spent waiting on the server."""
+    spacing_seconds: float = 0.0
+    """Time spent waiting for a turn (the rate limit, ``Retry-After``, backoff)."""
+    parse_seconds: float = 0.0
+    """Checking and parsing replies into :class:`ArxivEntry` objects."""
+
+
+def _text(value: str | None) -> str:
+    return " ".join((value or "").split())
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None or value.year <= 1:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def entry_from_result(result: Any) -> ArxivEntry | str:
+    """Convert an ``arxiv.Result``; return the reason instead when it is incomplete."""
+    ref = parse_arxiv_ref(str(result.entry_id))
+    if ref is None:
+        return f"unrecognised entry id {result.entry_id!r}"
+    title = _text(result.title)
+    authors = tuple(name for name in (_text(author.name) for author in result.authors) if name)
+    if not title or not authors:
+        return f"arXiv's entry for {ref.id} has no {'title' if not title else 'authors'}"
+    categories = tuple(dict.fromkeys(str(term) for term in result.categories if term))
+    return ArxivEntry(
+        arxiv_id=ref.id,
+        version=ref.version,
+        title=title,
+        authors=authors,
+        abstract=_text(result.summary),
+        primary_category=str(result.primary_category) or None,
+        categories=categories,
+        published=_iso(result.published),
+        updated=_iso(result.updated),
+        abs_url=ref.abs_url,
+        pdf_url=ref.pdf_url,
+        comment=_text(result.comment) or None,
+        journal_ref=_text(result.journal_ref) or None,
+        doi=_text(result.doi) or None,
+    )
+
+
+def title_query(title: str) -> str:
+    """An arXiv ``search_query`` for a title phrase: ``ti:"word word …"``.
+
+    arXiv's query syntax has no escape inside quotes, so the phrase keeps only letters and digits: the
+    search engine ignores punctuation anyway (``Text-To-4D`` matches ``text to 4d``).
+    """
+    text = unicodedata.normalize("NFKC", title)
+    words = re.findall(r"[^\W_]+", text)
+    if not words:
+        raise ValueError(f"no words to search for in {title!r}")
+    return f'ti:"{" ".join(words)}"'
+
+
+# --- the client ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Call:
+    """Per-request-sequence state shared between :class:`ArxivClient` and its ``arxiv.Client``."""
+
+    expect_entries: bool
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+class _LibraryClient(arxiv.Client):  # type: ignore[misc]
+    """The ``arxiv`` package's client with its transport replaced by :meth:`ArxivClient._fetch_feed`.
+
+    ``Client._parse_feed(url, first_page)`` is the package's single fetch-and-parse step (4.x); URL
+    building, paging and entry parsing stay the package's own. Its delay and retries are off: the owner
+    does both, process-wide.
+    """
+
+    def __init__(self, owner: ArxivClient, call: _Call) -> None:
+        super().__init__(page_size=MAX_IDS_PER_REQUEST, delay_seconds=0.0, num_retries=0)
+        self._session.close()  # unused: the owner's session does the HTTP
+        self.query_url_format = f"{owner.api_url}?{{}}"
+        self._owner = owner
+        self._call = call
+
+    def _format_url(self, search: Any, start: int, page_size: int) -> str:
+        # Ask for no more than wanted: max_results = len(id_list) for id batches.
+        wanted = search.max_results or page_size
+        return str(super()._format_url(search, start, min(page_size, wanted)))
+
+    def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> Any:
+        return self._owner._fetch_feed(url, self._call)
+
+
+class _Transient(Exception):
+    """A transport failure worth another try."""
+
+
+class ArxivClient:
+    """A polite client of the arXiv query API at ``api_url``.
+
+    ``delay_seconds``: minimum spacing between the end of one request and the start of the next, process
+    wide through ``limiter``. ``timeout_seconds``: deadline for a whole reply (a stalled read is cut after
+    at most that long too, so one request takes at most about twice the deadline). ``attempts``: tries per
+    request in all (>= 1). Backoff before try *n+1* is ``max(delay_seconds, 0.1) * 2**(n-1)`` seconds, or the
+    server's ``Retry-After`` when longer; a ``Retry-After`` over ``max_retry_after_seconds`` ends the tries
+    at once (and holds back the whole process for that long). ``cancel``: an event that aborts waits and
+    reads. Not for concurrent use from several threads (give each thread its own client; they share the
+    limiter).
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        delay_seconds: float = 3.0,
+        *,
+        timeout_seconds: float = 30.0,
+        connect_timeout_seconds: float = 10.0,
+        attempts: int = 3,
+        max_retry_after_seconds: float = 120.0,
+        limiter: RateLimiter | None = None,
+        session: requests.Session | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self.api_url = api_url
+        self.delay_seconds = max(0.0, delay_seconds)
+        self.timeout_seconds = timeout_seconds
+        self.connect_timeout_seconds = min(connect_timeout_seconds, timeout_seconds)
+        self.attempts = attempts
+        self.max_retry_after_seconds = max_retry_after_seconds
+        self.limiter = limiter if limiter is not None else DEFAULT_LIMITER
+        self.cancel = cancel
+        self.stats = ClientStats()
+        self._own_session = session is None
+        self._session = session if session is not None else requests.Session()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> ArxivClient:
+        """A client for ``ARXIV_API_URL`` with ``ARXIV_DELAY_SECONDS`` spacing (raises ``ConfigError``)."""
+        return cls(settings.arxiv_api_url, settings.arxiv_delay_seconds, **options)
+
+    def close(self) -> None:
+        if self._own_session:
+            self._session.close()
+
+    def __enter__(self) -> ArxivClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- queries ---------------------------------------------------------------------------------------
+
+    def fetch_ids(self, ids: Sequence[str]) -> IdFetch:
+        """arXiv's entries for up to :data:`MAX_IDS_PER_REQUEST` ids (without version), one request
+        (plus one more per id arXiv's error feed rejects). Raises :class:`ArxivError` subclasses."""
+        asked = list(dict.fromkeys(ids))
+        if len(asked) > MAX_IDS_PER_REQUEST:
+            raise ValueError(f"at most {MAX_IDS_PER_REQUEST} ids a request, got {len(asked)}")
+        rejected: dict[str, str] = {}
+        results: list[Any] = []
+        call = _Call(expect_entries=False)
+        while asked:
+            call = _Call(expect_entries=len(asked) > 1)
+            search = arxiv.Search(id_list=asked, max_results=len(asked))
+            try:
+                results = list(_LibraryClient(self, call).results(search))
+            except ArxivQueryError as error:
+                if error.bad_id is None or error.bad_id not in asked:
+                    raise
+                rejected[error.bad_id] = error.reason
+                asked = [arxiv_id for arxiv_id in asked if arxiv_id != error.bad_id]
+                continue
+            break
+        started = time.perf_counter()
+        wanted = set(asked)
+        found: dict[str, ArxivEntry] = {}
+        incomplete = {arxiv_id: why for arxiv_id, why in call.skipped.items() if arxiv_id in wanted}
+        for result in results:
+            converted = entry_from_result(result)
+            if isinstance(converted, str):
+                ref = parse_arxiv_ref(str(result.entry_id))
+                if ref is not None and ref.id in wanted:
+                    incomplete[ref.id] = converted
+                continue
+            if converted.arxiv_id not in wanted:
+                log.warning("arXiv returned %s, which was not asked for", converted.arxiv_id)
+                continue
+            found.setdefault(converted.arxiv_id, converted)
+        self.stats.parse_seconds += time.perf_counter() - started
+        return IdFetch(
+            entries=tuple(found[arxiv_id] for arxiv_id in asked if arxiv_id in found),
+            missing=tuple(arxiv_id for arxiv_id in asked if arxiv_id not in found and arxiv_id not in incomplete),
+            rejected=rejected,
+            incomplete=incomplete,
+        )
+
+    def search(self, query: str, max_results: int = 10) -> list[ArxivEntry]:
+        """Up to ``max_results`` complete entries for an arXiv ``search_query`` (see :func:`title_query`),
+        by relevance. An empty list means arXiv found nothing. Raises :class:`ArxivError` subclasses."""
+        call = _Call(expect_entries=False)
+        search = arxiv.Search(query=query, max_results=max_results)
+        results = list(_LibraryClient(self, call).results(search))
+        started = time.perf_counter()
+        entries = [entry for entry in map(entry_from_result, results) if isinstance(entry, ArxivEntry)]
+        self.stats.parse_seconds += time.perf_counter() - started
+        return entries
+
+    # --- transport -------------------------------------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        return float(max(self.delay_seconds, 0.1) * 2 ** (attempt - 1))
+
+    def _fetch_feed(self, url: str, call: _Call) -> Any:
+        """Fetch ``url`` politely and return the package's ``ParsedFeed``; retry what is worth it."""
+        for attempt in range(1, self.attempts + 1):
+            context: dict[str, Any] = {"url": url, "attempt": attempt, "attempts": self.attempts}
+            failure: ArxivError
+            wait = self._backoff(attempt)
+            try:
+                status, headers, body = self._get(url)
+            except _Transient as error:
+                failure = ArxivUnavailable(str(error), **context)
+            except WaitTooLong as error:
+                raise ArxivUnavailable(str(error), **context) from None
+            else:
+                context["status"] = status
+                if status == 200:
+                    try:
+                        return self._parse(body, call, context)
+                    except ArxivBadResponse as error:
+                        failure = error
+                elif status in RETRY_STATUSES:
+                    failure = ArxivUnavailable(f"HTTP {status}{_body_hint(body)}", **context)
+                    retry_after = parse_retry_after(headers.get("Retry-After"))
+                    if retry_after is not None:
+                        if retry_after > self.max_retry_after_seconds:
+                            self.limiter.hold_off(retry_after)
+                            raise ArxivUnavailable(
+                                f"HTTP {status}, arXiv asks to wait {retry_after:.0f} s (Retry-After)", **context
+                            )
+                        wait = max(wait, retry_after)
+                else:
+                    query_error = _error_feed(body, context)
+                    if query_error is not None:
+                        raise query_error
+                    raise ArxivUnavailable(f"HTTP {status}{_body_hint(body)}", **context)
+            if attempt == self.attempts:
+                raise failure
+            log.info("arXiv request failed (%s); retrying in %.2f s", failure, wait)
+            self.stats.retries += 1
+            self.limiter.hold_off(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _get(self, url: str) -> tuple[int, Mapping[str, str], bytes]:
+        """One GET through the limiter with the deadline; the whole body is read before the turn ends."""
+        waited = time.perf_counter()
+        with self.limiter.slot(self.delay_seconds, cancel=self.cancel, max_wait=self.max_retry_after_seconds):
+            started = time.perf_counter()
+            self.stats.spacing_seconds += started - waited
+            self.stats.requests += 1
+            log.debug("GET %s", url)
+            try:
+                response = self._session.get(
+                    url,
+                    headers={"User-Agent": USER_AGENT},
+                    timeout=(self.connect_timeout_seconds, self.timeout_seconds),
+                    stream=True,
+                )
+                with response:
+                    body = self._read(response, started)
+                return response.status_code, response.headers, body
+            except requests.Timeout:
+                raise _Transient(f"no reply within {self.timeout_seconds:g} s") from None
+            except requests.RequestException as error:
+                if time.perf_counter() - started >= self.timeout_seconds:
+                    raise _Transient(f"no complete reply within {self.timeout_seconds:g} s") from None
+                raise _Transient(describe_request_error(error)) from None
+            finally:
+                self.stats.network_seconds += time.perf_counter() - started
+
+    def _read(self, response: requests.Response, started: float) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(chunk_size=65536):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                raise _Transient(f"reply larger than {MAX_REPLY_BYTES // (1024 * 1024)} MiB")
+            if time.perf_counter() - started > self.timeout_seconds:
+                raise _Transient(f"no complete reply within {self.timeout_seconds:g} s")
+            if self.cancel is not None and self.cancel.is_set():
+                raise ArxivCancelled("cancelled while reading a reply", url=response.url)
+        return b"".join(chunks)
+
+    def _parse(self, body: bytes, call: _Call, context: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return _check_and_parse(body, call, context)
+        finally:
+            self.stats.parse_seconds += time.perf_counter() - started
+
+
+def _check_and_parse(body: bytes, call: _Call, context: dict[str, Any]) -> Any:
+    """Accept only an Atom feed without error entries; hand it to the package's parser."""
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError as error:
+        raise ArxivBadResponse(f"reply is not an Atom feed ({error}){_body_hint(body)}", **context) from None
+    if root.tag != f"{{{ATOM}}}feed":
+        raise ArxivBadResponse(
+            f"reply is not an Atom feed (root element <{_local_name(root.tag)}>){_body_hint(body)}", **context
+        )
+    query_error = _error_entries(root, context)
+    if query_error is not None:
+        raise query_error
+    raw_entries = root.findall(f"{{{ATOM}}}entry")
+    if call.expect_entries and not raw_entries:
+        raise ArxivBadResponse(
+            "empty feed for a list of ids (arXiv's answers are sometimes empty by mistake)", **context
+        )
+    feed = _feed.parse(body)
+    if feed.malformed:
+        raise ArxivBadResponse(f"reply is not an Atom feed ({feed.error})", **context)
+    parsed = {str(result.entry_id) for result in feed.results}
+    for raw in raw_entries:
+        entry_id = (raw.findtext(f"{{{ATOM}}}id") or "").strip()
+        ref = parse_arxiv_ref(entry_id)
+        if entry_id not in parsed and ref is not None:
+            call.skipped[ref.id] = f"arXiv's entry for {ref.id} lacks its id, dates or title"
+    return feed
+
+
+def _local_name(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _error_entries(root: ElementTree.Element, context: dict[str, Any]) -> ArxivQueryError | None:
+    for raw in root.findall(f"{{{ATOM}}}entry"):
+        entry_id = (raw.findtext(f"{{{ATOM}}}id") or "").strip()
+        if "/api/errors" not in entry_id:
+            continue
+        message = _text(raw.findtext(f"{{{ATOM}}}summary")) or _text(raw.findtext(f"{{{ATOM}}}title")) or "error"
+        fragment = entry_id.partition("#")[2]
+        bad = re.match(r"incorrect_id(?:_format)?_for_(.+)$", fragment)
+        return ArxivQueryError(f"arXiv refused the query: {message}", bad_id=bad.group(1) if bad else None, **context)
+    return None
+
+
+def _error_feed(body: bytes, context: dict[str, Any]) -> ArxivQueryError | None:
+    """The error an HTTP 4xx reply's Atom body states, if it is arXiv's error feed."""
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return None
+    if root.tag != f"{{{ATOM}}}feed":
+        return None
+    return _error_entries(root, context)
+
+
+def _body_hint(body: bytes) -> str:
+    text = " ".join(body[:200].decode("utf-8", errors="replace").split())
+    return f": {text[:80]!r}" if text else ""
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); ``None`` if absent
+    or unreadable."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def describe_request_error(error: requests.RequestException) -> str:
+    """A short reason for a transport error: ``connection refused`` rather than urllib3's nested repr."""
+    text = str(error)
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if errno:
+        reason = errno.group(1).strip().rstrip(".").lower()
+    elif "Name or service not known" in text or "nodename nor servname" in text:
+        reason = "unknown host"
+    elif isinstance(error, requests.exceptions.ChunkedEncodingError):
+        reason = "reply cut off"
+    elif isinstance(error, requests.ConnectionError):
+        reason = "connection failed"
+    else:
+        reason = type(error).__name__
+    host = re.search(r"host='([^']+)', port=(\d+)", text)
+    where = f" to {host.group(1)}:{host.group(2)}" if host else ""
+    return f"cannot connect{where}: {reason}" if isinstance(error, requests.ConnectionError) else reason
