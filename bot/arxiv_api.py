@@ -109,7 +109,7 @@ class WaitTooLong(Exception):
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        super().__init__(f"arXiv asked to wait {seconds:.0f} s before the next request (Retry-After)")
+        super().__init__(f"the next request to arXiv may only start in {seconds:.0f} s (arXiv's Retry-After)")
 
 
 def short_url(url: str, limit: int = 100) -> str:
@@ -492,7 +492,9 @@ class ArxivClient:
     def _get(self, url: str) -> tuple[int, Mapping[str, str], bytes]:
         """One GET through the limiter with the deadline; the whole body is read before the turn ends."""
         waited = time.perf_counter()
-        with self.limiter.slot(self.delay_seconds, cancel=self.cancel, max_wait=self.max_retry_after_seconds):
+        # Our own spacing and backoff never exceed this; only a long Retry-After (held process-wide) does.
+        max_wait = max(self.max_retry_after_seconds, self._backoff(self.attempts), self.delay_seconds) + 1.0
+        with self.limiter.slot(self.delay_seconds, cancel=self.cancel, max_wait=max_wait):
             started = time.perf_counter()
             self.stats.spacing_seconds += started - waited
             self.stats.requests += 1

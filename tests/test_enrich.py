@@ -465,3 +465,33 @@ def test_background_loop_survives_errors(
         run_background_enrichment(load_settings(), stop, 0.01)
     assert len(calls) == 2
     assert sum("background enrichment cannot run" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_metadata_already_cached_is_not_fetched_again(
+    api: FakeArxivAPI, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = connect(db_path)
+    with ArxivClient(api.url, 0.01, limiter=RateLimiter()) as client:
+        enrich_ids(db, client, ["2301.11325", "2301.10226"])  # e.g. suggested before the digest came
+    load(capsys, SHIPPED_DIGEST)
+    code, out, err = run(capsys, "enrich")
+    assert code == 0 and out.strip() == SUMMARY_ALL
+    assert "2 already cached" in err and len(api.requests[1].id_list) == 6
+
+
+def test_load_with_bad_arxiv_settings_still_loads(
+    db_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARXIV_API_URL", "ftp://example.org")
+    code, out, err = run(capsys, "load", str(SHIPPED_DIGEST))
+    assert code == 0 and "10 added" in out
+    assert err.strip() == (
+        "enrich: skipped: ARXIV_API_URL must be an http(s) URL, got 'ftp://example.org'; papers stay pending"
+    )
+
+
+def test_a_long_delay_is_waited_not_mistaken_for_retry_after(api: FakeArxivAPI) -> None:
+    limiter = RateLimiter()
+    limiter.hold_off(0.3)  # as if the previous request ended just now, with a delay longer than max_retry_after
+    with ArxivClient(api.url, 0.3, max_retry_after_seconds=0.1, limiter=limiter) as client:
+        assert len(client.fetch_ids(["2301.11325"]).entries) == 1
