@@ -15,6 +15,7 @@ This module keeps the package for what it does well and does the transport itsel
   :meth:`~ArxivClient.search`. Every request has a deadline; HTTP 429/5xx, connection errors, timeouts and
   unreadable replies are tried ``attempts`` times in all with exponential backoff, honouring ``Retry-After``
   up to ``max_retry_after_seconds``; then :class:`ArxivUnavailable` or :class:`ArxivBadResponse` is raised.
+  An empty feed for several ids is retried too, then raises :class:`ArxivEmptyFeed`.
   An error feed (HTTP 400, or a 200 feed whose entry is an error) raises :class:`ArxivQueryError` at once;
   when it names one of the asked ids, :meth:`~ArxivClient.fetch_ids` drops that id, reports it as rejected
   and asks again for the others.
@@ -98,6 +99,12 @@ class ArxivQueryError(ArxivError):
     def __init__(self, reason: str, *, bad_id: str | None = None, **context: Any) -> None:
         self.bad_id = bad_id
         super().__init__(reason, **context)
+
+
+class ArxivEmptyFeed(ArxivBadResponse):
+    """A well-formed feed with no entry at all for several ids, on every attempt. arXiv drops unknown ids
+    silently, so this is either ids that all do not exist or one of arXiv's spurious empty answers; the
+    caller can tell them apart by asking for an id known to exist."""
 
 
 class ArxivCancelled(ArxivError):
@@ -324,6 +331,10 @@ class _LibraryClient(arxiv.Client):  # type: ignore[misc]
         return str(super()._format_url(search, start, min(page_size, wanted)))
 
     def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> Any:
+        if not first_page:
+            # One page is all we ever ask for (max_results <= page size): a feed whose totalResults
+            # promises more must not cost another request, nor fail a batch whose first page was good.
+            return _feed.ParsedFeed(header=_feed.FeedHeader())
         return self._owner._fetch_feed(url, self._call)
 
 
@@ -555,9 +566,7 @@ def _check_and_parse(body: bytes, call: _Call, context: dict[str, Any]) -> Any:
         raise query_error
     raw_entries = root.findall(f"{{{ATOM}}}entry")
     if call.expect_entries and not raw_entries:
-        raise ArxivBadResponse(
-            "empty feed for a list of ids (arXiv's answers are sometimes empty by mistake)", **context
-        )
+        raise ArxivEmptyFeed("empty feed for a list of ids (arXiv's answers are sometimes empty by mistake)", **context)
     feed = _feed.parse(body)
     if feed.malformed:
         raise ArxivBadResponse(f"reply is not an Atom feed ({feed.error})", **context)
@@ -627,12 +636,18 @@ def describe_request_error(error: requests.RequestException) -> str:
         reason = errno.group(1).strip().rstrip(".").lower()
     elif "Name or service not known" in text or "nodename nor servname" in text:
         reason = "unknown host"
+    elif "RemoteDisconnected" in text or "Connection aborted" in text:
+        reason = "closed without a reply"
     elif isinstance(error, requests.exceptions.ChunkedEncodingError):
-        reason = "reply cut off"
+        return "reply cut off"
     elif isinstance(error, requests.ConnectionError):
-        reason = "connection failed"
+        reason = "failed"
     else:
-        reason = type(error).__name__
+        return type(error).__name__
+    if not isinstance(error, requests.ConnectionError):
+        return reason
+    if "Connection aborted" in text or "reset by peer" in reason or "closed without" in reason:
+        return f"connection lost: {reason}"
     host = re.search(r"host='([^']+)', port=(\d+)", text)
     where = f" to {host.group(1)}:{host.group(2)}" if host else ""
-    return f"cannot connect{where}: {reason}" if isinstance(error, requests.ConnectionError) else reason
+    return f"cannot connect{where}: {reason}"

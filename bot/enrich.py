@@ -8,7 +8,9 @@ each paper how that went in ``papers.enrich_status``:
 * ``pending``: not asked yet, or every try so far failed on the way (a failed request writes nothing);
 * ``enriched``: ``arxiv_entries`` holds the paper's metadata; ``enrich_detail`` says how the id was known
   (from the digest, or how a title search matched);
-* ``not_found``: arXiv did not return the id (the API drops unknown ids silently);
+* ``not_found``: arXiv did not return the id (the API drops unknown ids silently). An answer with no
+  entry at all for several ids is only believed once arXiv returns an id it is known to have (one
+  extra request); otherwise it counts as one of arXiv's spurious empty answers and the papers stay pending;
 * ``unresolved``: no id, and no title-search result was safe to accept (``enrich_detail`` says why);
 * ``failed``: arXiv's error feed rejected the id itself (``enrich_detail`` has arXiv's message).
 
@@ -55,9 +57,11 @@ from bot.arxiv_api import (
     MAX_IDS_PER_REQUEST,
     ArxivCancelled,
     ArxivClient,
+    ArxivEmptyFeed,
     ArxivEntry,
     ArxivError,
     ArxivQueryError,
+    IdFetch,
     title_query,
 )
 from bot.arxiv_ids import parse_arxiv_ref
@@ -469,7 +473,13 @@ def _mark_cached(db: sqlite_utils.Database, papers: list[_Paper], report: Enrich
 def _enrich_batch(db: sqlite_utils.Database, client: ArxivClient, batch: list[_Paper], report: EnrichReport) -> None:
     ids = [paper.arxiv_id for paper in batch if paper.arxiv_id]
     try:
-        fetched = client.fetch_ids(ids)
+        try:
+            fetched = client.fetch_ids(ids)
+        except ArxivEmptyFeed:
+            if not _arxiv_answers_properly(db, client, ids):
+                raise
+            log.info("arXiv knows none of %d ids and answers for a known one: not found", len(ids))
+            fetched = IdFetch(entries=(), missing=tuple(ids))
     except ArxivCancelled:
         raise
     except ArxivError as error:
@@ -502,6 +512,25 @@ def _enrich_batch(db: sqlite_utils.Database, client: ArxivClient, batch: list[_P
                 report.fail(1, fetched.incomplete.get(arxiv_id, f"no usable entry for {arxiv_id}"))
 
     _timed_write(report, db, write)
+
+
+def _arxiv_answers_properly(db: sqlite_utils.Database, client: ArxivClient, ids: Sequence[str]) -> bool:
+    """After an empty answer for several ids: ask for one id arXiv is known to have (the most recently
+    cached). If it comes back, the empty answer was true and the ids are not found; if not, or when there
+    is nothing cached to ask for, it was one of arXiv's spurious empty feeds."""
+    row = db.execute(
+        "SELECT arxiv_id FROM arxiv_entries WHERE arxiv_id NOT IN (SELECT value FROM json_each(?))"
+        " ORDER BY fetched_at DESC LIMIT 1",
+        [json.dumps(list(ids))],
+    ).fetchone()
+    if row is None:
+        return False
+    try:
+        return bool(client.fetch_ids([row[0]]).entries)
+    except ArxivCancelled:
+        raise
+    except ArxivError:
+        return False
 
 
 def _enrich_by_title(db: sqlite_utils.Database, client: ArxivClient, paper: _Paper, report: EnrichReport) -> str:

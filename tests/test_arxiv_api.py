@@ -368,3 +368,11 @@ def test_visible_id_prefix(link: str | None, prefix: str | None) -> None:
 def test_decoys_are_in_the_fake_corpus() -> None:
     titles = {paper.title for paper in DECOYS}
     assert "Text-To-4D Dynamic Scene Generation" in titles
+
+
+def test_one_page_only_even_when_total_results_promises_more() -> None:
+    with FakeArxivAPI(overstate_total=5) as api:
+        answer = client(api).fetch_ids(["2301.11325", "2301.99999"])  # fewer entries than asked, "more" to come
+        found = client(api).search(title_query("Text-To-4D Dynamic Scene Generation"))
+        assert len(answer.entries) == 1 and answer.missing == ("2301.99999",)
+        assert len(found) == 3 and len(api.requests) == 2

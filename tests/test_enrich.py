@@ -495,3 +495,25 @@ def test_a_long_delay_is_waited_not_mistaken_for_retry_after(api: FakeArxivAPI) 
     limiter.hold_off(0.3)  # as if the previous request ended just now, with a delay longer than max_retry_after
     with ArxivClient(api.url, 0.3, max_retry_after_seconds=0.1, limiter=limiter) as client:
         assert len(client.fetch_ids(["2301.11325"]).entries) == 1
+
+
+def test_an_empty_answer_for_unknown_ids_is_believed_once_arxiv_answers_for_a_known_one(
+    api: FakeArxivAPI, db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    load(capsys, SHIPPED_DIGEST)
+    assert run(capsys, "enrich")[0] == 0
+    digest = tmp_path / "digest-2023-07.md"
+    digest.write_text(
+        "# July\n\n## 1. Typo One\nhttps://arxiv.org/abs/2307.99998\nAuthors: Ada Lovelace\n\nOne.\n\n"
+        "## 2. Typo Two\nhttps://arxiv.org/abs/2307.99999\nAuthors: Ada Lovelace\n\nTwo.\n",
+        encoding="utf-8",
+    )
+    load(capsys, digest)
+    code, out, _ = run(capsys, "enrich")
+    assert (
+        code == 0 and out.strip() == "enriched 0, resolved by title 0, not found 2, unresolved 0, failed 0, pending 0"
+    )
+    # The empty batch is tried 3 times, then one id arXiv has is asked for: it comes back.
+    assert [r.id_list for r in api.requests[3:6]] == [["2307.99998", "2307.99999"]] * 3
+    (probe,) = api.requests[6:]
+    assert len(probe.id_list) == 1 and probe.id_list[0] in {row["arxiv_id"] for row in papers(db_path)}

@@ -501,6 +501,8 @@ class FakeArxivAPI:
     reject_ids: frozenset[str] = frozenset()
     """Ids answered with arXiv's HTTP 400 ``incorrect_id_format_for_…`` error feed."""
     retry_after: str | None = "0"
+    overstate_total: int = 0
+    """Added to ``opensearch:totalResults`` (arXiv's counts are not always exact)."""
     slow_seconds: float = 1.0
     requests: list[RecordedRequest] = field(default_factory=list)
     max_in_flight: int = 0
@@ -594,7 +596,7 @@ class FakeArxivAPI:
         else:
             found = []
         page = found[start : start + per_page]
-        return 200, _feed(params, map(render_entry, page), len(found), start, per_page)
+        return 200, _feed(params, map(render_entry, page), len(found) + self.overstate_total, start, per_page)
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(handler.path)
