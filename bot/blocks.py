@@ -244,6 +244,7 @@ HELP_LINES = (
         "find a paper by nickname, title words, arXiv id or link, author, Chinese words; typos are fine",
     ),
     (f"{COMMAND} list [YYYY-MM]", "the papers of a digest month (default: the latest)"),
+    (f"{COMMAND} roundup [YYYY-MM]", "preview the monthly roundup (admins: roundup post [YYYY-MM] posts it now)"),
     (f"{COMMAND} help", "this help"),
 )
 
@@ -272,7 +273,7 @@ def digest_list(digest: DigestView, other_months: Sequence[str] = ()) -> Message
     for paper in digest.papers:
         ident = f" · `{paper.arxiv_id}`" if paper.arxiv_id else ""
         lines.append(f"{paper.position}. {title_link(paper)}{ident}")
-    for chunk in _join_limited(lines, SECTION_LIMIT):
+    for chunk in join_limited(lines, SECTION_LIMIT):
         if len(blocks) >= MAX_BLOCKS - 2:
             break
         blocks.append(section(chunk))
@@ -299,7 +300,8 @@ def notice(text: str) -> Message:
     return Message(text=fit(text), blocks=(section(fit(text)),))
 
 
-def _join_limited(lines: Sequence[str], limit: int) -> list[str]:
+def join_limited(lines: Sequence[str], limit: int) -> list[str]:
+    """Lines joined into chunks of at most ``limit`` characters (a longer line is cut)."""
     chunks: list[str] = []
     current = ""
     for line in lines:

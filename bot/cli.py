@@ -11,7 +11,9 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,7 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=3000, help="HTTP mode: port (default 3000)")
     serve.add_argument("--no-scheduler", action="store_true", help="do not run the monthly roundup scheduler")
     serve.set_defaults(handler=cmd_serve)
+
+    roundup = commands.add_parser("roundup", help="print the monthly roundup, or post it with --post")
+    roundup.add_argument("--month", type=_month, help="the digest month, YYYY-MM (default: the latest)")
+    roundup.add_argument("--post", action="store_true", help="post it to the channel, exactly once")
+    roundup.add_argument("--channel", type=_channel, help="channel ID (default: ROUNDUP_CHANNEL)")
+    roundup.set_defaults(handler=cmd_roundup)
     return parser
+
+
+def _channel(value: str) -> str:
+    if not re.fullmatch(r"[CGD][A-Z0-9]{2,20}", value):
+        raise argparse.ArgumentTypeError(f"channel must be a channel ID such as C0123456789, got {value!r}")
+    return value
 
 
 def _positive(value: str) -> int:
@@ -117,10 +131,66 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     socket_mode = settings.slack_app_token is not None and not args.http
     app = build_app(settings, socket_mode=socket_mode)
-    if socket_mode:
-        server.serve_socket_mode(app, str(settings.slack_app_token))
-    else:
-        server.serve_http(app, args.host, args.port)
+    scheduler = None
+    if not args.no_scheduler:
+        from bot.app import make_web_client
+        from bot.scheduler import start_scheduler
+
+        scheduler = start_scheduler(settings, lambda: make_web_client(settings, retries=False))
+    from bot.enrich import run_background_enrichment
+
+    stop = threading.Event()
+    threading.Thread(
+        target=run_background_enrichment, args=(settings, stop), name="paperbot-enrich", daemon=True
+    ).start()
+    try:
+        if socket_mode:
+            server.serve_socket_mode(app, str(settings.slack_app_token))
+        else:
+            server.serve_http(app, args.host, args.port)
+    finally:
+        stop.set()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+    return 0
+
+
+def cmd_roundup(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the month's roundup and where it stands; with --post, post it exactly once."""
+    from bot import catalog
+    from bot.blocks import render_text
+    from bot.roundup import RoundupError, load_roundup, owner_name, post_roundup, roundup_states
+
+    db = connect(settings.db_path)
+    month = args.month or catalog.latest_month(db)
+    if month is None:
+        raise CommandError("no digest loaded yet: run `paperbot load data/digests/*.txt` first")
+    try:
+        if not args.post:
+            roundup = load_roundup(db, month)
+            print(render_text(roundup.headline))
+            for number, reply in enumerate(roundup.replies, start=1):
+                print(f"\n--- thread reply {number}/{len(roundup.replies)} ---\n")
+                print(render_text(reply))
+            states = roundup_states(db, month)
+            print()
+            for state in states:
+                print(f"status: {state.describe()}")
+            if not states:
+                print(f"status: the {month} roundup has not been posted anywhere yet")
+            return 0
+        channel = args.channel or settings.roundup_channel
+        if channel is None:
+            raise ConfigError("ROUNDUP_CHANNEL is not set (or pass --channel C0123456789)")
+        from bot.app import make_web_client
+
+        client = make_web_client(settings, retries=False)
+        result = post_roundup(db, client, month, channel, owner=owner_name("cli"))
+    except RoundupError as error:
+        raise CommandError(str(error)) from None
+    if result.status == "failed":
+        raise CommandError(result.describe())
+    print(result.describe())
     return 0
 
 

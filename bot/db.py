@@ -196,6 +196,49 @@ def m003_search(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m005_roundups(db: sqlite_utils.Database) -> None:
+    """The durable record behind "exactly once": one row per (month, channel), claimed before posting."""
+    db.executescript(
+        """
+        CREATE TABLE roundup_posts (
+            month TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL,                -- claimed | posted | failed
+            claim_token TEXT,                    -- who holds the claim now
+            claimed_by TEXT,                     -- e.g. 'scheduler@host:pid', 'admin U123'
+            lease_until REAL,                    -- unix time; an expired claim may be taken over
+            ts TEXT,                             -- the headline message's ts, once Slack accepted it
+            parts INTEGER,                       -- thread replies the roundup has
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,                          -- why the last attempt failed
+            payload TEXT,                        -- the composed roundup (JSON), fixed at the first claim
+            started_at TEXT NOT NULL,
+            started_unix REAL NOT NULL,          -- unix time of the first claim
+            updated_at TEXT NOT NULL,
+            completed_at TEXT,
+            PRIMARY KEY (month, channel)
+        );
+        CREATE TABLE roundup_replies (
+            month TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            part INTEGER NOT NULL,               -- 1.. in thread order
+            ts TEXT NOT NULL,
+            PRIMARY KEY (month, channel, part)
+        );
+        -- Scheduled fire times the job has served, per channel: a missed one is caught up at start.
+        CREATE TABLE roundup_schedule_runs (
+            channel TEXT NOT NULL,
+            fire_time TEXT NOT NULL,             -- ISO 8601 with offset
+            month TEXT,
+            outcome TEXT NOT NULL,               -- posted | already | nothing | busy | failed
+            ran_at TEXT NOT NULL,
+            PRIMARY KEY (channel, fire_time)
+        );
+        """
+    )
+
+
 _local = threading.local()
 
 

@@ -46,6 +46,11 @@ def user(user_id: str) -> str:
     return f"<@{user_id}>" if _USER_ID.match(user_id) else escape(user_id)
 
 
+def channel(channel_id: str) -> str:
+    """A link to a channel id, only when it really is one."""
+    return f"<#{channel_id}>" if re.match(r"^[CG][A-Z0-9]{2,20}$", channel_id) else escape(channel_id)
+
+
 def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
     """Shorten to at most ``limit`` characters, at a sentence end when one is near, else at a space."""
     if len(text) <= limit:

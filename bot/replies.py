@@ -11,6 +11,7 @@ import sqlite_utils
 from bot import blocks, catalog
 from bot.blocks import Message
 from bot.digest import validate_month
+from bot.roundup import load_roundup, roundup_states
 from bot.search import search
 
 
@@ -23,25 +24,60 @@ def paper_reply(db: sqlite_utils.Database, text: str) -> Message:
         return blocks.help_message()
     if word == "list":
         return list_reply(db, rest)
+    if word == "roundup":
+        post, month_text = parse_roundup_args(rest)
+        if post:
+            return blocks.notice(
+                "Posting a roundup is done in Slack with /paper roundup post (admins only) "
+                "or with paperbot roundup --post."
+            )
+        return roundup_preview(db, month_text)
     return search_reply(db, text)
 
 
-def list_reply(db: sqlite_utils.Database, month_text: str) -> Message:
-    """``/paper list [YYYY-MM]``: that month's papers, default the latest digest."""
+def parse_roundup_args(rest: str) -> tuple[bool, str]:
+    """``roundup [post] [YYYY-MM]`` → (post?, month text)."""
+    words = rest.split()
+    post = bool(words) and words[0].lower() == "post"
+    return post, " ".join(words[1:] if post else words)
+
+
+def resolve_month(db: sqlite_utils.Database, month_text: str) -> str | Message:
+    """The month asked for (default: the latest digest), or the message saying why there is none."""
     known = catalog.months(db)
     if month_text.strip():
         try:
             month = validate_month(month_text)
         except ValueError:
             return blocks.month_not_found(month_text.strip()[:40], known)
-    elif known:
-        month = known[0]
-    else:
-        return blocks.month_not_found("", known)
+        return month if month in known else blocks.month_not_found(month, known)
+    return known[0] if known else blocks.month_not_found("", known)
+
+
+def roundup_preview(db: sqlite_utils.Database, month_text: str) -> Message:
+    """``/paper roundup [YYYY-MM]``: the headline as the channel would see it, and where it stands."""
+    month = resolve_month(db, month_text)
+    if isinstance(month, Message):
+        return month
+    roundup = load_roundup(db, month)
+    states = roundup_states(db, month)
+    status = "; ".join(state.describe() for state in states) or "not posted anywhere yet"
+    note = blocks.context(
+        f"Preview, only you see this. In the channel, its thread holds {len(roundup.replies)} replies with the "
+        f"full summaries. Status: {blocks.fit(status, 1500)}"
+    )
+    return Message(text=roundup.headline.text, blocks=(*roundup.headline.blocks, note))
+
+
+def list_reply(db: sqlite_utils.Database, month_text: str) -> Message:
+    """``/paper list [YYYY-MM]``: that month's papers, default the latest digest."""
+    month = resolve_month(db, month_text)
+    if isinstance(month, Message):
+        return month
     digest = catalog.get_digest(db, month)
     if digest is None:
-        return blocks.month_not_found(month, known)
-    return blocks.digest_list(digest, known)
+        return blocks.month_not_found(month, catalog.months(db))
+    return blocks.digest_list(digest, catalog.months(db))
 
 
 def search_reply(db: sqlite_utils.Database, query: str) -> Message:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlite_utils
+from slack_sdk import WebClient
 
 from bot.config import Settings
 from bot.db import thread_db
@@ -17,3 +18,9 @@ class Services:
     def db(self) -> sqlite_utils.Database:
         """The calling thread's connection (listeners run in worker threads)."""
         return thread_db(self.settings.db_path)
+
+    def posting_client(self) -> WebClient:
+        """A Web API client without blind retries, for messages that must not be sent twice."""
+        from bot.app import make_web_client
+
+        return make_web_client(self.settings, retries=False)

@@ -23,4 +23,5 @@ SHORTCUTS: tuple[str, ...] = ()
 VIEWS: tuple[str, ...] = ()
 EVENTS: tuple[str, ...] = ()
 
-BOT_SCOPES = ("commands", "chat:write")
+BOT_SCOPES = ("commands", "chat:write", "channels:history", "groups:history")
+"""chat:write posts; the history scopes let the roundup look for its own messages after a crash."""

@@ -44,8 +44,36 @@ def strings(node: Any) -> Iterator[str]:
 
 
 SPECIAL = st.sampled_from(
-    ['"', "*", "NEAR(", "AND", "OR", "NOT", "-", ":", "'", ";", "<!channel>", "<!here>", "<@U123>", "@channel",
-     "@here", "<#C1>", "\x00", "\u202e", "🎵", "مرحبا", "水印", "musiclm", "2301.11325", "list", "help", "^", "{", "\\"]
+    [
+        '"',
+        "*",
+        "NEAR(",
+        "AND",
+        "OR",
+        "NOT",
+        "-",
+        ":",
+        "'",
+        ";",
+        "<!channel>",
+        "<!here>",
+        "<@U123>",
+        "@channel",
+        "@here",
+        "<#C1>",
+        "\x00",
+        "\u202e",
+        "🎵",
+        "مرحبا",
+        "水印",
+        "musiclm",
+        "2301.11325",
+        "list",
+        "help",
+        "^",
+        "{",
+        "\\",
+    ]
 )
 TEXT = st.lists(st.one_of(SPECIAL, st.text(max_size=40)), max_size=12).map(" ".join) | st.text(max_size=4000)
 

@@ -16,7 +16,7 @@ from bot.surfaces import ACTION_FULL_SUMMARY, ACTION_LINK, ACTION_OPEN, ACTION_S
 
 def register_listeners(app: App) -> None:
     app.error(errors.handle_error)
-    app.command(COMMAND)(ack=commands.paper_command, lazy=[])
+    app.command(COMMAND)(ack=commands.paper_command, lazy=[errors.in_background(commands.paper_command_work)])
     app.action(ACTION_OPEN)(ack=actions.ack_action, lazy=[errors.in_background(actions.open_card)])
     app.action(ACTION_SHARE)(ack=actions.ack_action, lazy=[errors.in_background(actions.share_card)])
     app.action(ACTION_FULL_SUMMARY)(ack=actions.ack_action, lazy=[errors.in_background(actions.full_summary)])

@@ -1,16 +1,75 @@
-"""``/paper``: answered within the ack itself, so the reply costs one HTTP round trip and no Web API call."""
+"""``/paper``: answered within the ack itself, so a search costs one HTTP round trip and no Web API call.
+
+Sub-commands that change something (``roundup post``) ack with what will happen, and do it in
+:func:`paper_command_work`, the lazy half, after the ack.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
+from slack_bolt.context.respond import Respond
 
-from bot.replies import paper_reply
+from bot import blocks, mrkdwn
+from bot.blocks import Message
+from bot.replies import paper_reply, parse_roundup_args, resolve_month
+from bot.roundup import RoundupError, post_roundup
 from bot.services import Services
+
+NOT_ADMIN = "Only paperbot admins can post the roundup (PAPERBOT_ADMINS). /paper roundup shows you a preview."
+
+
+def _words(command: dict[str, Any]) -> tuple[str, str]:
+    text = " ".join(str(command.get("text") or "").split())
+    head, _, rest = text.partition(" ")
+    return head.lower(), rest
+
+
+def _roundup_post_target(services: Services, command: dict[str, Any]) -> tuple[str, str] | Message:
+    """(month, channel) for ``/paper roundup post [YYYY-MM]`` by an admin, else the refusal to show."""
+    if str(command.get("user_id")) not in services.settings.admins:
+        return blocks.notice(NOT_ADMIN)
+    _, month_text = parse_roundup_args(_words(command)[1])
+    month = resolve_month(services.db(), month_text)
+    if isinstance(month, Message):
+        return month
+    channel = services.settings.roundup_channel or str(command.get("channel_id"))
+    return month, channel
+
+
+def _is_roundup_post(command: dict[str, Any]) -> bool:
+    head, rest = _words(command)
+    return head == "roundup" and parse_roundup_args(rest)[0]
 
 
 def paper_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
     services: Services = context["services"]
+    if _is_roundup_post(command):
+        target = _roundup_post_target(services, command)
+        if isinstance(target, Message):
+            ack(response_type="ephemeral", **target.payload())
+        else:
+            month, channel = target
+            ack(response_type="ephemeral", text=f"Posting the {month} roundup to {mrkdwn.channel(channel)}…")
+        return
     reply = paper_reply(services.db(), str(command.get("text") or ""))
     ack(response_type="ephemeral", **reply.payload())
+
+
+def paper_command_work(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    """The lazy half of ``/paper``: only ``roundup post`` by an admin has work to do after the ack."""
+    if not _is_roundup_post(body):
+        return
+    services: Services = context["services"]
+    target = _roundup_post_target(services, body)
+    if isinstance(target, Message):
+        return
+    month, channel = target
+    user = str(body.get("user_id"))
+    try:
+        result = post_roundup(services.db(), services.posting_client(), month, channel, owner=f"admin {user}")
+        text = result.describe()
+    except RoundupError as error:
+        text = str(error)
+    respond(response_type="ephemeral", replace_original=False, **blocks.notice(text).payload())

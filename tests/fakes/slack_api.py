@@ -174,7 +174,7 @@ class ResponseCall:
 
 @dataclass(frozen=True)
 class _Fault:
-    kind: str  # "status", "error" or "delay"
+    kind: str  # "status", "error", "delay", or "pass" (let one call through: see ``after``)
     status: int = 200
     retry_after: int | None = None
     error: str = ""
@@ -445,25 +445,27 @@ class FakeSlack:
 
     # ------------------------------------------------------------------ faults & customisation
 
-    def fail(self, method: str, *, status: int = 429, retry_after: int | None = 1, times: int = 1) -> None:
+    def fail(
+        self, method: str, *, status: int = 429, retry_after: int | None = 1, times: int = 1, after: int = 0
+    ) -> None:
         """Answer the next ``times`` calls to ``method`` with HTTP ``status`` (no state change).
 
         429 answers carry ``Retry-After: <retry_after>`` (omitted when ``None``) and the body
         ``{"ok": false, "error": "ratelimited"}``; other statuses answer
         ``{"ok": false, "error": "internal_error"}``. ``method`` may be ``"*"`` (any API method) or
-        ``"response_url"``.
+        ``"response_url"``. ``after`` lets that many calls through first (fault the N+1th call).
         """
         if status == 200:
             raise ValueError("use error() for HTTP 200 ok=false answers")
-        self._add_fault(method, _Fault("status", status=status, retry_after=retry_after), times)
+        self._add_fault(method, _Fault("status", status=status, retry_after=retry_after), times, after)
 
-    def error(self, method: str, error: str, *, times: int = 1) -> None:
+    def error(self, method: str, error: str, *, times: int = 1, after: int = 0) -> None:
         """Answer the next ``times`` calls to ``method`` with HTTP 200 ``{"ok": false, "error": error}``."""
-        self._add_fault(method, _Fault("error", error=error), times)
+        self._add_fault(method, _Fault("error", error=error), times, after)
 
-    def delay(self, method: str, seconds: float, *, times: int = 1) -> None:
+    def delay(self, method: str, seconds: float, *, times: int = 1, after: int = 0) -> None:
         """Answer the next ``times`` calls to ``method`` only after ``seconds`` (then normally)."""
-        self._add_fault(method, _Fault("delay", seconds=seconds), times)
+        self._add_fault(method, _Fault("delay", seconds=seconds), times, after)
 
     def clear_faults(self) -> None:
         """Drop all pending injected faults."""
@@ -515,18 +517,19 @@ class FakeSlack:
 
     # ------------------------------------------------------------------ request handling (server side)
 
-    def _add_fault(self, method: str, fault: _Fault, times: int) -> None:
-        if times < 1:
-            raise ValueError("times must be >= 1")
+    def _add_fault(self, method: str, fault: _Fault, times: int, after: int = 0) -> None:
+        if times < 1 or after < 0:
+            raise ValueError("times must be >= 1 and after >= 0")
         with self._lock:
-            self._faults.setdefault(method, deque()).extend([fault] * times)
+            self._faults.setdefault(method, deque()).extend([_Fault("pass")] * after + [fault] * times)
 
     def _pop_fault(self, method: str) -> _Fault | None:
         with self._lock:
             for key in (method, "*") if method != "response_url" else (method,):
                 queue = self._faults.get(key)
                 if queue:
-                    return queue.popleft()
+                    fault = queue.popleft()
+                    return None if fault.kind == "pass" else fault
             return None
 
     def _handle_api(self, method: str, params: JSONDict, headers: dict[str, str]) -> _Reply | None:

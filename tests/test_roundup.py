@@ -1,0 +1,346 @@
+"""The monthly roundup: composed within Slack's limits, posted exactly once whatever fails or restarts.
+
+Everything runs against the fake Slack Web API with the real slack_sdk client. Sleeping is injected (the
+protocol's waits are recorded, not slept) and time is a parameter, so nothing depends on the wall clock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlite_utils
+from slack_sdk import WebClient
+
+from bot import catalog
+from bot.cli import main
+from bot.config import Settings
+from bot.db import connect
+from bot.roundup import EVENT_TYPE, LEASE_SECONDS, RoundupError, due_month, post_roundup, roundup_state
+from bot.roundup_messages import MAX_MESSAGE_CHARS, compose_roundup
+from bot.scheduler import cron_trigger, needs_catch_up, run_scheduled_roundup, start_scheduler
+from bot.store import load_file
+from tests.conftest import REPO, SHIPPED_DIGEST
+from tests.fakes.bot_server import bot_settings, running_bot
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+
+CHANNEL = "C0ROUNDUP"
+PARTS = 11  # headline + 10 summaries for the shipped digest
+
+
+class Crash(Exception):
+    """A simulated crash of the posting process."""
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> sqlite_utils.Database:
+    database = connect(tmp_path / "roundup.db")
+    load_file(database, SHIPPED_DIGEST)
+    return database
+
+
+def client_for(fake: FakeSlack, timeout: float = 10) -> WebClient:
+    return WebClient(token=BOT_TOKEN, base_url=fake.api_url, timeout=timeout, retry_handlers=[])  # type: ignore[arg-type]
+
+
+def posted(fake: FakeSlack, channel: str = CHANNEL) -> list[dict[str, Any]]:
+    return [m for m in fake.messages(channel) if (m.get("metadata") or {}).get("event_type") == EVENT_TYPE]
+
+
+def parts_of(fake: FakeSlack, channel: str = CHANNEL) -> list[int]:
+    return sorted(m["metadata"]["event_payload"]["part"] for m in posted(fake, channel))
+
+
+def assert_one_complete_roundup(fake: FakeSlack, db: sqlite_utils.Database, channel: str = CHANNEL) -> None:
+    assert parts_of(fake, channel) == list(range(PARTS)), parts_of(fake, channel)
+    messages = posted(fake, channel)
+    headline = next(m for m in messages if m["metadata"]["event_payload"]["part"] == 0)
+    assert all(m.get("thread_ts") == headline["ts"] for m in messages if m is not headline)
+    state = roundup_state(db, "2023-01", channel)
+    assert state is not None and state.status == "posted" and state.ts == headline["ts"]
+    assert state.replies_posted == PARTS - 1
+
+
+def test_composed_roundup_reads_well_and_fits(db: sqlite_utils.Database) -> None:
+    digest = catalog.get_digest(db, "2023-01")
+    assert digest is not None
+    roundup = compose_roundup(digest)
+    blocks = roundup.headline.blocks
+    assert blocks[0]["type"] == "header" and blocks[0]["text"]["text"] == "Paper roundup — January 2023"
+    text = json.dumps(roundup.headline.payload(), ensure_ascii=False)
+    assert "本月的论文包括语言模型" in text
+    assert "1. *<https://arxiv.org/abs/2301.11325|MusicLM" in text and "`2301.11325`" in text
+    assert "扩散模型和自回归离散模型都在生成音乐/音频显示出令人印象深刻的性能。" in text  # the gist
+    assert "curated by Sergi Castella i Sapé" in text and "`/paper NAME`" in text
+    assert len(roundup.replies) == 10
+    for reply, paper in zip(roundup.replies, digest.papers, strict=True):
+        body = "".join(b["text"]["text"] for b in reply.blocks[1:]).replace("\n", "")
+        assert body.replace("• ", "- ") == paper.summary.replace("\n", "").replace("&", "&amp;")
+    for message in (roundup.headline, *roundup.replies):
+        assert len(message.blocks) <= 50 and message.text
+        assert all(len(b["text"]["text"]) <= 3000 for b in message.blocks if b["type"] == "section")
+
+
+def test_a_huge_digest_is_split_not_truncated(tmp_path: Path) -> None:
+    long = "很长的总结句子。" * 700  # 5,600 characters: more than a section, more than a message
+    items = "".join(
+        f"{n}、Paper number {n} about a long topic\nhttps://arxiv.org/abs/2305.{n:05d}\nAda Lovelace.\n{long}\n"
+        for n in range(1, 61)
+    )
+    path = tmp_path / "huge-2023-05.txt"
+    path.write_text(items, encoding="utf-8")
+    database = connect(tmp_path / "huge.db")
+    load_file(database, path)
+    digest = catalog.get_digest(database, "2023-05")
+    assert digest is not None and len(digest.papers) == 60
+    roundup = compose_roundup(digest)
+    everything = json.dumps([m.payload() for m in (roundup.headline, *roundup.replies)], ensure_ascii=False)
+    for n in range(1, 61):
+        assert f"Paper number {n} about a long topic" in everything
+    for message in (roundup.headline, *roundup.replies):
+        assert len(message.blocks) <= 50
+        size = sum(len(b.get("text", {}).get("text", "")) for b in message.blocks)
+        assert size <= MAX_MESSAGE_CHARS
+        assert all(len(b["text"]["text"]) <= 3000 for b in message.blocks if b["type"] == "section")
+    summary_text = "".join(
+        b["text"]["text"] for m in roundup.replies for b in m.blocks if long[:20] in b["text"].get("text", "")
+    )
+    assert summary_text.count("很长的总结句子。") == 60 * 700
+
+
+def test_posts_headline_then_summaries_in_its_thread_once(fake: FakeSlack, db: sqlite_utils.Database) -> None:
+    sleeps: list[float] = []
+    result = post_roundup(db, client_for(fake), "2023-01", CHANNEL, owner="test", sleep=sleeps.append)
+    assert result.status == "posted" and result.replies == 10
+    assert_one_complete_roundup(fake, db)
+    assert sleeps == [1.0] * 10  # ~1 message per second per channel
+    calls = fake.calls("chat.postMessage")
+    assert calls[0].params["metadata"] == {"event_type": EVENT_TYPE, "event_payload": {"month": "2023-01", "part": 0}}
+    assert all(c.params.get("unfurl_links") in (False, "false", "0", 0) for c in calls)
+    again = post_roundup(db, client_for(fake), "2023-01", CHANNEL, owner="test", sleep=sleeps.append)
+    assert again.status == "already" and again.ts == result.ts
+    assert len(fake.calls("chat.postMessage")) == PARTS
+    assert due_month(db, CHANNEL) is None
+
+
+def test_scheduled_job_run_twice_posts_once(fake: FakeSlack, db: sqlite_utils.Database) -> None:
+    fire = datetime(2023, 2, 1, 9, tzinfo=UTC)
+    first = run_scheduled_roundup(db, client_for(fake), CHANNEL, fire, post_interval=0)
+    second = run_scheduled_roundup(db, client_for(fake), CHANNEL, fire, post_interval=0)
+    assert first is not None and first.status == "posted"
+    assert second is None  # nothing due any more
+    assert_one_complete_roundup(fake, db)
+
+
+def test_two_threads_racing_post_once(fake: FakeSlack, db: sqlite_utils.Database, tmp_path: Path) -> None:
+    path = tmp_path / "roundup.db"
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def poster(name: str) -> None:
+        own = connect(path)
+        barrier.wait()
+        results.append(post_roundup(own, client_for(fake), "2023-01", CHANNEL, owner=name, post_interval=0).status)
+
+    threads = [threading.Thread(target=poster, args=(f"t{i}",)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) in (["busy", "posted"], ["already", "posted"])
+    assert_one_complete_roundup(fake, db)
+
+
+def test_two_processes_racing_post_once(fake: FakeSlack, db: sqlite_utils.Database, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
+    env.update(PYTHONPATH=str(REPO), PAPERBOT_DB=str(tmp_path / "roundup.db"), SLACK_BOT_TOKEN=BOT_TOKEN,
+               SLACK_API_URL=fake.api_url, ROUNDUP_CHANNEL=CHANNEL)
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "bot", "roundup", "--post", "--month", "2023-01"], env=env,
+                         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    said = " ".join(out for out, _ in outputs)
+    assert said.count("posted the 2023-01 roundup") == 1
+    assert ("already posted" in said) or ("another process" in said)
+    assert_one_complete_roundup(fake, db)
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "timeout"])
+@pytest.mark.parametrize("call", range(PARTS))
+def test_a_fault_on_any_post_still_gives_one_complete_roundup(
+    fake: FakeSlack, db: sqlite_utils.Database, fault: str, call: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps: list[float] = []
+    if fault == "timeout":
+        # Slack posts the message, but only after the client gave up: the poster must find it, not resend.
+        fake.delay("chat.postMessage", 0.6, after=call)
+        client = client_for(fake, timeout=0.3)
+        monkeypatch.setattr("bot.roundup.BACKOFF_SECONDS", (0.5,))
+
+        def sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+            time.sleep(seconds)
+    else:
+        fake.fail("chat.postMessage", status=int(fault), retry_after=7, after=call)
+        client = client_for(fake)
+        sleep = sleeps.append
+    result = post_roundup(db, client, "2023-01", CHANNEL, owner="test", post_interval=0, sleep=sleep)
+    assert result.status == "posted", result
+    made = len(fake.calls("chat.postMessage"))
+    fake.wait_for_calls("chat.postMessage", made, timeout=5)  # every request answered, delayed ones too
+    assert_one_complete_roundup(fake, db)
+    if fault == "429":
+        assert 7.0 in sleeps  # Retry-After honoured
+
+
+STEPS = ["claimed", "sent 0", "headline", *[s for n in range(1, 11) for s in (f"sent {n}", f"reply {n}")], "complete"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_crash_at_any_step_resumes_without_duplicates(fake: FakeSlack, db: sqlite_utils.Database, step: str) -> None:
+    def crash_at(current: str) -> None:
+        if current == step:
+            raise Crash(step)
+
+    clock = [1_700_000_000.0]
+    with pytest.raises(Crash):
+        post_roundup(db, client_for(fake), "2023-01", CHANNEL, owner="first", post_interval=0,
+                     clock=lambda: clock[0], sleep=lambda s: None, checkpoint=crash_at)
+    # While the crashed poster's lease runs, nobody else posts.
+    busy = post_roundup(db, client_for(fake), "2023-01", CHANNEL, owner="second", post_interval=0,
+                        clock=lambda: clock[0] + 1, sleep=lambda s: None)
+    assert busy.status in ("busy", "already")
+    clock[0] += LEASE_SECONDS + 1
+    resumed = post_roundup(db, client_for(fake), "2023-01", CHANNEL, owner="second", post_interval=0,
+                           clock=lambda: clock[0], sleep=lambda s: None)
+    assert resumed.status in ("posted", "already")
+    assert_one_complete_roundup(fake, db)
+
+
+@pytest.mark.parametrize(("channel", "reason"), [("C404", "does not exist"), ("C0NOTIN", "not in channel")])
+def test_a_channel_that_does_not_exist_or_lacks_the_bot(
+    fake: FakeSlack, db: sqlite_utils.Database, channel: str, reason: str
+) -> None:
+    fake.not_in_channel.add("C0NOTIN")
+    result = post_roundup(db, client_for(fake), "2023-01", channel, owner="test", post_interval=0,
+                          sleep=lambda s: None)
+    assert result.status == "failed" and reason in (result.error or "")
+    state = roundup_state(db, "2023-01", channel)
+    assert state is not None and state.status == "failed" and reason in state.describe()
+    assert "still due" in state.describe()
+    assert due_month(db, channel) == "2023-01"
+    assert len(fake.calls("chat.postMessage")) == 1  # not hammered: a permanent error is not retried
+
+
+def test_no_digest_for_the_month(fake: FakeSlack, db: sqlite_utils.Database) -> None:
+    with pytest.raises(RoundupError, match="no digest for 1999-01"):
+        post_roundup(db, client_for(fake), "1999-01", CHANNEL, owner="test")
+
+
+def test_a_missed_schedule_is_caught_up_once_at_start(
+    fake: FakeSlack, db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    settings = Settings({"PAPERBOT_DB": str(tmp_path / "roundup.db"), "ROUNDUP_CHANNEL": CHANNEL,
+                         "ROUNDUP_SCHEDULE": "0 9 1 * *", "ROUNDUP_TIMEZONE": "Europe/Paris"})
+    trigger = cron_trigger("0 9 1 * *", settings.roundup_timezone)
+    now = datetime(2023, 2, 15, 12, tzinfo=UTC)
+    missed = needs_catch_up(db, CHANNEL, trigger, now)
+    assert missed is not None and missed.isoformat() == "2023-02-01T09:00:00+01:00"
+    scheduler = start_scheduler(settings, lambda: client_for(fake), now=lambda: now, post_interval=0)
+    assert scheduler is not None
+    try:
+        fake.wait_for(lambda: len(posted(fake)) == PARTS, timeout=20)
+        job = scheduler.get_job("monthly_roundup")
+        assert job is not None and job.next_run_time is not None
+    finally:
+        scheduler.shutdown(wait=True)
+    assert_one_complete_roundup(fake, db)
+    assert needs_catch_up(db, CHANNEL, trigger, now) is None
+    restarted = start_scheduler(settings, lambda: client_for(fake), now=lambda: now, post_interval=0)
+    assert restarted is not None
+    restarted.shutdown(wait=True)
+    assert len(posted(fake)) == PARTS
+
+
+def test_no_channel_no_scheduler(tmp_path: Path) -> None:
+    assert start_scheduler(Settings({"PAPERBOT_DB": str(tmp_path / "x.db")}), lambda: WebClient()) is None
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_prints_posts_and_reports(
+    fake: FakeSlack, db: sqlite_utils.Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("PAPERBOT_DB", str(tmp_path / "roundup.db"))
+    code, out, _ = run(capsys, "roundup")
+    assert code == 0 and out.startswith("Paper roundup — January 2023")
+    assert "thread reply 10/10" in out and "has not been posted anywhere yet" in out
+    code, _, err = run(capsys, "roundup", "--post")
+    assert code == 1 and "ROUNDUP_CHANNEL is not set" in err
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", fake.api_url)
+    code, _, err = run(capsys, "roundup", "--post", "--channel", "C404")
+    assert code == 1 and "does not exist" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = run(capsys, "roundup", "--month", "2023-01")
+    assert "attempt 1 failed" in out and "still due" in out
+    monkeypatch.setenv("ROUNDUP_CHANNEL", CHANNEL)
+    import bot.roundup
+
+    monkeypatch.setattr(bot.roundup.time, "sleep", lambda s: None)
+    code, out, _ = run(capsys, "roundup", "--post")
+    assert code == 0 and "posted the 2023-01 roundup to C0ROUNDUP" in out
+    code, out, _ = run(capsys, "roundup", "--post")
+    assert code == 0 and "already posted" in out
+    assert_one_complete_roundup(fake, db)
+
+
+def test_slack_preview_and_admin_only_post(fake: FakeSlack, tmp_path: Path) -> None:
+    path = tmp_path / "slack.db"
+    load_file(connect(path), SHIPPED_DIGEST)
+    settings = bot_settings(fake, path, PAPERBOT_ADMINS="UADMIN", ROUNDUP_CHANNEL=CHANNEL)
+    import bot.roundup
+
+    original = bot.roundup.time.sleep
+    bot.roundup.time.sleep = lambda s: None  # type: ignore[assignment]
+    try:
+        with running_bot(settings, fake) as running:
+            _, preview = running.command("roundup")
+            assert preview["response_type"] == "ephemeral"
+            assert preview["blocks"][0]["text"]["text"] == "Paper roundup — January 2023"
+            assert "Preview, only you see this" in json.dumps(preview, ensure_ascii=False)
+            _, refused = running.command("roundup post", user_id="U0NOBODY")
+            assert "Only paperbot admins" in refused["text"]
+            assert fake.calls("chat.postMessage") == []
+            response_url = fake.response_url("admin")
+            _, accepted = running.command("roundup post 2023-01", user_id="UADMIN", response_url=response_url)
+            assert accepted["text"] == f"Posting the 2023-01 roundup to <#{CHANNEL}>…"
+            [done] = fake.wait_for_responses(1, response_url, timeout=20)
+            assert "posted the 2023-01 roundup" in done["text"]
+            _, status = running.command("roundup")
+            assert "posted to C0ROUNDUP" in json.dumps(status, ensure_ascii=False)
+    finally:
+        bot.roundup.time.sleep = original  # type: ignore[assignment]
+    assert parts_of(fake) == list(range(PARTS))
