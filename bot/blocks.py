@@ -244,6 +244,8 @@ HELP_LINES = (
         "find a paper by nickname, title words, arXiv id or link, author, Chinese words; typos are fine",
     ),
     (f"{COMMAND} list [YYYY-MM]", "the papers of a digest month (default: the latest)"),
+    (f"{COMMAND} suggest ARXIV_ID_OR_URL [why]", "suggest a paper for the next roundup (or vote for it)"),
+    (f"{COMMAND} suggestions", "the suggestions for the next roundup, most votes first"),
     (f"{COMMAND} roundup [YYYY-MM]", "preview the monthly roundup (admins: roundup post [YYYY-MM] posts it now)"),
     (f"{COMMAND} help", "this help"),
 )

@@ -239,6 +239,37 @@ def m005_roundups(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m006_suggestions(db: sqlite_utils.Database) -> None:
+    """Suggestions for the next roundup and the team's votes on them."""
+    db.executescript(
+        """
+        CREATE TABLE suggestions (
+            id INTEGER PRIMARY KEY,
+            arxiv_id TEXT NOT NULL,              -- without version; metadata in arxiv_entries
+            suggested_by TEXT NOT NULL,          -- Slack user id
+            why TEXT NOT NULL DEFAULT '',        -- plain user text, at most 500 characters
+            channel TEXT,                        -- where its card was posted
+            message_ts TEXT,
+            created_at TEXT NOT NULL,            -- ISO 8601, UTC
+            included_in TEXT,                    -- the roundup month that showed it as a team pick
+            removed_by TEXT,                     -- the admin who removed it
+            removed_at TEXT
+        );
+        -- One open suggestion per paper; included or removed ones may be suggested again.
+        CREATE UNIQUE INDEX suggestions_open ON suggestions(arxiv_id) WHERE included_in IS NULL AND removed_by IS NULL;
+        CREATE INDEX suggestions_by_user ON suggestions(suggested_by, created_at);
+        CREATE TABLE votes (
+            suggestion_id INTEGER NOT NULL REFERENCES suggestions(id) ON DELETE CASCADE,
+            user_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (suggestion_id, user_id)
+        );
+        ALTER TABLE roundup_posts ADD COLUMN pick_ids TEXT;  -- JSON: suggestions shown as team picks
+        """
+    )
+
+
 _local = threading.local()
 
 

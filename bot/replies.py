@@ -13,6 +13,8 @@ from bot.blocks import Message
 from bot.digest import validate_month
 from bot.roundup import load_roundup, roundup_states
 from bot.search import search
+from bot.suggestion_blocks import suggestion_list
+from bot.suggestions import open_suggestions
 
 
 def paper_reply(db: sqlite_utils.Database, text: str) -> Message:
@@ -24,6 +26,10 @@ def paper_reply(db: sqlite_utils.Database, text: str) -> Message:
         return blocks.help_message()
     if word == "list":
         return list_reply(db, rest)
+    if word == "suggestions":
+        return suggestion_list(open_suggestions(db))
+    if word == "suggest":
+        return blocks.notice("Suggesting is done in Slack: /paper suggest ARXIV_ID_OR_URL [why].")
     if word == "roundup":
         post, month_text = parse_roundup_args(rest)
         if post:

@@ -38,6 +38,7 @@ from bot import catalog
 from bot.blocks import Message
 from bot.db import write_transaction
 from bot.roundup_messages import Roundup, compose_roundup
+from bot.suggestions import mark_included, roundup_picks
 
 EVENT_TYPE = "paperbot_roundup"
 LEASE_SECONDS = 600.0
@@ -123,7 +124,8 @@ def load_roundup(db: sqlite_utils.Database, month: str) -> Roundup:
     if digest is None:
         known = ", ".join(catalog.months(db)[:12]) or "none loaded"
         raise RoundupError(f"there is no digest for {month} (digests: {known})")
-    return compose_roundup(digest)
+    picks, pick_ids = roundup_picks(db)
+    return compose_roundup(digest, picks, pick_ids)
 
 
 def due_month(db: sqlite_utils.Database, channel: str) -> str | None:
@@ -164,6 +166,7 @@ def _dump(roundup: Roundup) -> str:
             "month": roundup.month,
             "headline": roundup.headline.payload(),
             "replies": [r.payload() for r in roundup.replies],
+            "pick_ids": list(roundup.pick_ids),
         },
         ensure_ascii=False,
     )
@@ -175,7 +178,12 @@ def _load(data: str) -> Roundup:
     def message(payload: dict[str, Any]) -> Message:
         return Message(text=payload["text"], blocks=tuple(payload["blocks"]))
 
-    return Roundup(raw["month"], message(raw["headline"]), tuple(message(r) for r in raw["replies"]))
+    return Roundup(
+        raw["month"],
+        message(raw["headline"]),
+        tuple(message(r) for r in raw["replies"]),
+        tuple(int(i) for i in raw.get("pick_ids", [])),
+    )
 
 
 # --- the protocol ---------------------------------------------------------------------------------------
@@ -339,6 +347,7 @@ def _post_claimed(
 
     with write_transaction(db):
         _update_claimed(db, claim, channel, clock(), status="posted", completed_at=_now(), error=None)
+        mark_included(db, month, roundup.pick_ids)
     mark("complete")
     return PostResult(month, channel, "posted", ts=ts, replies=len(roundup.replies))
 

@@ -50,6 +50,8 @@ class Roundup:
     month: str
     headline: Message
     replies: tuple[Message, ...]
+    pick_ids: tuple[int, ...] = ()
+    """The suggestions shown as team picks (marked as included once the roundup is posted)."""
 
 
 def gist(summary: str, limit: int = GIST_CHARS) -> str:
@@ -95,7 +97,7 @@ def _picks_block(picks: Sequence[Pick]) -> Block:
     return section("*Team picks*\n" + "\n".join(lines))
 
 
-def compose_roundup(digest: DigestView, picks: Sequence[Pick] = ()) -> Roundup:
+def compose_roundup(digest: DigestView, picks: Sequence[Pick] = (), pick_ids: tuple[int, ...] = ()) -> Roundup:
     """The roundup of ``digest``: a headline and its thread replies, all within Slack's limits."""
     title = f"Paper roundup — {month_name(digest.month)}"
     head: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": title[:150], "emoji": True}}]
@@ -121,7 +123,7 @@ def compose_roundup(digest: DigestView, picks: Sequence[Pick] = ()) -> Roundup:
         replies.append(Message(text=mrkdwn.escape(f"{title} (continued)"), blocks=tuple(chunk)))
     for paper in digest.papers:
         replies.extend(_summary_replies(paper))
-    return Roundup(month=digest.month, headline=headline, replies=tuple(replies))
+    return Roundup(month=digest.month, headline=headline, replies=tuple(replies), pick_ids=pick_ids)
 
 
 def _size(blocks: Sequence[Block]) -> int:

@@ -18,10 +18,23 @@ ACTION_FULL_SUMMARY = "paper_full_summary"
 ACTION_LINK = "paper_link"
 """URL buttons (arXiv abs / PDF): Slack still sends an action, which is acknowledged and ignored."""
 
-ACTIONS = (ACTION_OPEN, ACTION_SHARE, ACTION_FULL_SUMMARY, ACTION_LINK)
-SHORTCUTS: tuple[str, ...] = ()
-VIEWS: tuple[str, ...] = ()
-EVENTS: tuple[str, ...] = ()
+ACTION_VOTE = "suggestion_vote"
+"""Toggle the clicking user's vote on a suggestion; value: suggestion id."""
+ACTION_REMOVE = "suggestion_remove"
+"""Admins remove a suggestion; value: suggestion id."""
 
-BOT_SCOPES = ("commands", "chat:write", "channels:history", "groups:history")
-"""chat:write posts; the history scopes let the roundup look for its own messages after a crash."""
+SHORTCUT_MESSAGE = "suggest_from_message"
+"""Message shortcut "Suggest for roundup": the arXiv links of a message, in the suggest modal."""
+SHORTCUT_GLOBAL = "suggest_paper"
+"""Global shortcut "Suggest a paper": the suggest modal with an empty link field."""
+VIEW_SUGGEST = "suggest_submit"
+"""The suggest modal's callback id."""
+
+ACTIONS = (ACTION_OPEN, ACTION_SHARE, ACTION_FULL_SUMMARY, ACTION_VOTE, ACTION_REMOVE, ACTION_LINK)
+SHORTCUTS: tuple[str, ...] = (SHORTCUT_MESSAGE, SHORTCUT_GLOBAL)
+VIEWS: tuple[str, ...] = (VIEW_SUGGEST,)
+EVENTS: tuple[str, ...] = ("app_home_opened",)
+
+BOT_SCOPES = ("commands", "chat:write", "channels:history", "groups:history", "im:write")
+"""chat:write posts; the history scopes let the roundup find its own messages after a crash; im:write
+sends suggesters a direct message after the modal."""

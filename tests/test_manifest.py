@@ -17,9 +17,11 @@ from tests.fakes.bot_server import bot_settings
 from tests.fakes.signing import (
     SIGNING_SECRET,
     block_actions_payload,
+    event_body,
     interactive_body,
     signed_headers,
     slash_command_body,
+    view_submission_payload,
 )
 from tests.fakes.slack_api import FakeSlack
 
@@ -77,3 +79,47 @@ def test_every_action_is_handled(settings: Settings, fake: FakeSlack, action_id:
         fake.wait_for_responses(1, response_url)  # the lazy half answered through response_url
     body = interactive_body(block_actions_payload("not_ours", "1"))
     assert app.dispatch(BoltRequest(body=body, headers=signed_headers(body, SIGNING_SECRET))).status == 404
+
+
+def test_every_declared_shortcut_view_and_event_is_handled(
+    manifest: dict[str, Any], settings: Settings, fake: FakeSlack
+) -> None:
+    app = build_app(settings)
+
+    def dispatch(body: str) -> int:
+        return app.dispatch(BoltRequest(body=body, headers=signed_headers(body, SIGNING_SECRET))).status
+
+    for entry in manifest["features"]["shortcuts"]:
+        kind = "message_action" if entry["type"] == "message" else "shortcut"
+        payload = {
+            "type": kind,
+            "callback_id": entry["callback_id"],
+            "trigger_id": "t",
+            "user": {"id": "U1"},
+            "team": {"id": "T000TEST"},
+            "channel": {"id": "C1"},
+            "message": {"text": "", "ts": "1.1"},
+            "response_url": fake.response_url(),
+        }
+        assert dispatch(interactive_body(payload)) == 200, entry
+    fake.wait_for_calls("views.open", len(manifest["features"]["shortcuts"]))
+    for callback_id in surfaces.VIEWS:
+        values = {"paper": {"arxiv_id": {"type": "plain_text_input", "value": "nope"}}}
+        assert dispatch(interactive_body(view_submission_payload(callback_id, values))) == 200
+    for event in manifest["settings"]["event_subscriptions"]["bot_events"]:
+        assert dispatch(event_body({"type": event, "user": "U1", "tab": "home", "event_ts": "1.1"})) == 200
+    fake.wait_for_calls("views.publish", 1)
+    assert (
+        dispatch(
+            interactive_body(
+                {
+                    "type": "shortcut",
+                    "callback_id": "not_ours",
+                    "trigger_id": "t",
+                    "user": {"id": "U1"},
+                    "team": {"id": "T000TEST"},
+                }
+            )
+        )
+        == 404
+    )

@@ -10,9 +10,11 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 from slack_bolt.context.respond import Respond
+from slack_sdk import WebClient
 
 from bot import blocks, mrkdwn
 from bot.blocks import Message
+from bot.listeners import suggestions
 from bot.replies import paper_reply, parse_roundup_args, resolve_month
 from bot.roundup import RoundupError, post_roundup
 from bot.services import Services
@@ -45,6 +47,10 @@ def _is_roundup_post(command: dict[str, Any]) -> bool:
 
 def paper_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
     services: Services = context["services"]
+    head, rest = _words(command)
+    if head == "suggest":
+        ack(response_type="ephemeral", **suggestions.suggest_command(services, command, rest).payload())
+        return
     if _is_roundup_post(command):
         target = _roundup_post_target(services, command)
         if isinstance(target, Message):
@@ -57,11 +63,15 @@ def paper_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
     ack(response_type="ephemeral", **reply.payload())
 
 
-def paper_command_work(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-    """The lazy half of ``/paper``: only ``roundup post`` by an admin has work to do after the ack."""
+def paper_command_work(body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
+    """The lazy half of ``/paper``: ``suggest`` and an admin's ``roundup post`` have work after the ack."""
+    services: Services = context["services"]
+    head, rest = _words(body)
+    if head == "suggest":
+        suggestions.suggest_command_work(services, body, rest, respond, client)
+        return
     if not _is_roundup_post(body):
         return
-    services: Services = context["services"]
     target = _roundup_post_target(services, body)
     if isinstance(target, Message):
         return

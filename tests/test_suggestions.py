@@ -1,0 +1,371 @@
+"""Suggestions and votes, through the real Bolt app over HTTP: signed slash commands, block_actions,
+shortcuts, message actions, view submissions and events, against the fake Slack Web API and the fake
+arXiv API."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import suggestions
+from bot.arxiv_ids import ArxivRef
+from bot.db import connect
+from bot.roundup import post_roundup
+from bot.store import load_file
+from bot.surfaces import ACTION_REMOVE, ACTION_VOTE, SHORTCUT_GLOBAL, SHORTCUT_MESSAGE, VIEW_SUGGEST
+from tests.conftest import DATA, SHIPPED_DIGEST
+from tests.fakes.arxiv_api import FakeArxivAPI
+from tests.fakes.bot_server import RunningBot, bot_settings, running_bot
+from tests.fakes.signing import (
+    SIGNING_SECRET,
+    block_actions_payload,
+    event_body,
+    interactive_body,
+    post,
+    view_submission_payload,
+)
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+
+CHANNEL = "C0PAPERS"
+ROUNDUP = "C0ROUNDUP"
+MENTION = re.compile(r"<!|<@U(?!SER)|(?<!\u2060)@(channel|here|everyone)\b", re.IGNORECASE)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.fixture
+def arxiv() -> Iterator[FakeArxivAPI]:
+    with FakeArxivAPI(synthetic=True, missing=frozenset({"2312.99999"})) as api:
+        yield api
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    path = tmp_path / "suggest.db"
+    load_file(connect(path), SHIPPED_DIGEST)
+    return path
+
+
+@pytest.fixture
+def bot(fake: FakeSlack, arxiv: FakeArxivAPI, db_path: Path) -> Iterator[RunningBot]:
+    settings = bot_settings(
+        fake,
+        db_path,
+        ARXIV_API_URL=arxiv.url,
+        ARXIV_DELAY_SECONDS="0",
+        PAPERBOT_ADMINS="UADMIN",
+        ROUNDUP_CHANNEL=ROUNDUP,
+    )
+    with running_bot(settings, fake) as running:
+        yield running
+
+
+def suggest_cmd(bot: RunningBot, text: str, user: str = "U1", channel: str = CHANNEL) -> tuple[dict[str, Any], str]:
+    response_url = bot.fake.response_url("suggest")
+    status, answer = bot.command(f"suggest {text}", user_id=user, channel_id=channel, response_url=response_url)
+    assert status == 200
+    return answer, response_url
+
+
+def cards(fake: FakeSlack, channel: str = CHANNEL) -> list[dict[str, Any]]:
+    return [m for m in fake.messages(channel) if "Suggested by" in json.dumps(m)]
+
+
+def vote_count(message: dict[str, Any]) -> int:
+    text = json.dumps(message, ensure_ascii=False)
+    match = re.search(r"Vote \((\d+)\)", text)
+    assert match, text
+    return int(match.group(1))
+
+
+def click(bot: RunningBot, action: str, value: str, user: str, **extra: Any) -> str:
+    response_url = bot.fake.response_url("click")
+    payload = block_actions_payload(action, value, user_id=user, response_url=response_url, channel_id=CHANNEL, **extra)
+    status, _, _ = post(bot.events_url, interactive_body(payload), SIGNING_SECRET)
+    assert status == 200
+    return response_url
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "2305.01234",
+        "2305.01234v2",
+        "arXiv:2305.01234",
+        "https://arxiv.org/abs/2305.01234",
+        "http://arxiv.org/abs/2305.01234v3",
+        "https://arxiv.org/pdf/2305.01234.pdf",
+        "https://arxiv.org/pdf/2305.01234v1",
+        "arxiv.org/abs/2305.01234",
+        "<https://arxiv.org/abs/2305.01234>",
+        "https://export.arxiv.org/abs/2305.01234",
+    ],
+)
+def test_every_id_form_suggests_and_posts_a_card_with_arxiv_metadata(bot: RunningBot, form: str) -> None:
+    answer, response_url = suggest_cmd(bot, f"{form} a great read")
+    assert answer["response_type"] == "ephemeral" and "suggested for the next roundup" in answer["text"]
+    bot.fake.wait_for_calls("chat.postMessage", 1)
+    [card] = cards(bot.fake)
+    text = json.dumps(card, ensure_ascii=False)
+    assert "Synthetic Study 2305.01234" in text and "<https://arxiv.org/abs/2305.01234|" in text
+    assert "Author0 Surname234" in text and "We study problem 2305.01234" in text
+    assert "Suggested by <@U1>" in text and "a great read" in text
+    assert vote_count(card) == 1
+    [told] = bot.fake.wait_for_responses(1, response_url)
+    assert "Posted its card" in told["text"]
+
+
+def test_old_style_ids_work_too(bot: RunningBot) -> None:
+    suggest_cmd(bot, "hep-th/9711200")
+    bot.fake.wait_for_calls("chat.postMessage", 1)
+    assert "hep-th/9711200" in json.dumps(cards(bot.fake))
+
+
+@pytest.mark.parametrize("text", ["", "musiclm", "2212.14", "https://example.com/paper.pdf", "<!channel>"])
+def test_not_an_arxiv_id_gets_a_clear_message_with_an_example(bot: RunningBot, text: str) -> None:
+    answer, _ = suggest_cmd(bot, text)
+    assert "not an arXiv id or link" in answer["text"] and "/paper suggest https://arxiv.org/abs/" in answer["text"]
+    assert not MENTION.search(json.dumps(answer).replace("@\u2060", ""))
+    assert bot.fake.calls("chat.postMessage") == []
+
+
+def test_a_paper_already_in_a_digest_shows_its_card(bot: RunningBot) -> None:
+    answer, _ = suggest_cmd(bot, "https://arxiv.org/abs/2301.11325")
+    text = json.dumps(answer, ensure_ascii=False)
+    assert "already in the 2023-01 digest (#1)" in text and "MusicLM" in text
+    assert bot.fake.calls("chat.postMessage") == []
+
+
+def test_an_id_arxiv_does_not_have_is_not_recorded(bot: RunningBot, db_path: Path) -> None:
+    _, response_url = suggest_cmd(bot, "2312.99999")
+    [told] = bot.fake.wait_for_responses(1, response_url)
+    assert "arXiv has no paper 2312.99999" in told["text"]
+    assert suggestions.open_suggestions(connect(db_path)) == []
+
+
+def test_suggesting_again_is_a_vote_and_says_so(bot: RunningBot) -> None:
+    suggest_cmd(bot, "2305.01234")
+    bot.fake.wait_for_calls("chat.postMessage", 1)
+    answer, _ = suggest_cmd(bot, "2305.01234 me too", user="U2")
+    assert "already suggested; that counts as your vote (2 now)" in answer["text"]
+    bot.fake.wait_for(lambda: vote_count(cards(bot.fake)[0]) == 2)
+    again, _ = suggest_cmd(bot, "https://arxiv.org/abs/2305.01234", user="U2")
+    assert "has your vote (2 votes)" in again["text"]
+    assert len(cards(bot.fake)) == 1
+
+
+def test_vote_button_toggles_and_concurrent_votes_count_exactly(bot: RunningBot, db_path: Path) -> None:
+    suggest_cmd(bot, "2305.01234")
+    bot.fake.wait_for_calls("chat.postMessage", 1)
+    [card] = cards(bot.fake)
+    suggestion_id = next(
+        e["value"]
+        for b in card["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == ACTION_VOTE
+    )
+    voters = [f"UV{n:03d}" for n in range(40)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(pool.map(lambda user: click(bot, ACTION_VOTE, suggestion_id, user, message_ts=card["ts"]), voters))
+    expected = 1 + len(voters)
+    bot.fake.wait_for(lambda: suggestions.get_suggestion(connect(db_path), int(suggestion_id)).votes == expected)
+    bot.fake.wait_for(lambda: vote_count(cards(bot.fake)[0]) == expected, timeout=10)
+    # A second click takes the vote back.
+    click(bot, ACTION_VOTE, suggestion_id, "UV000")
+    bot.fake.wait_for(lambda: vote_count(cards(bot.fake)[0]) == expected - 1)
+    assert suggestions.get_suggestion(connect(db_path), int(suggestion_id)).votes == expected - 1
+
+
+def test_daily_limit_of_ten(bot: RunningBot, db_path: Path) -> None:
+    db = connect(db_path)
+    for n in range(10):
+        assert suggestions.suggest(db, "U9", ArxivRef(f"2305.{n:05d}")).outcome == "created"
+    answer, _ = suggest_cmd(bot, "2305.00099", user="U9")
+    assert "10 suggestions today, the daily limit" in answer["text"]
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    assert suggestions.suggest(db, "U8", ArxivRef("2305.00500"), now=yesterday).outcome == "created"
+
+
+def test_why_is_escaped_and_limited(bot: RunningBot) -> None:
+    hostile = "<!channel> @here <@U999> &lt; <https://evil.example|click> *bold*"
+    suggest_cmd(bot, f"2305.01234 {hostile}")
+    bot.fake.wait_for_calls("chat.postMessage", 1)
+    [card] = cards(bot.fake)
+    text = json.dumps(card, ensure_ascii=False)
+    assert not MENTION.search(text.replace("<@U1>", "").replace("@\u2060", ""))
+    assert "&lt;!channel&gt;" in text and "&lt;@U999&gt;" in text and "@\u2060here" in text
+    answer, _ = suggest_cmd(bot, "2305.05555 " + "x" * 501, user="U5")
+    assert "501 characters long; please keep it to 500" in answer["text"]
+
+
+def test_suggestions_list_ranked_by_votes_ties_earlier_first(bot: RunningBot, db_path: Path) -> None:
+    db = connect(db_path)
+    first = suggestions.suggest(db, "UA", ArxivRef("2305.00001")).suggestion
+    second = suggestions.suggest(db, "UB", ArxivRef("2305.00002")).suggestion
+    third = suggestions.suggest(db, "UC", ArxivRef("2305.00003")).suggestion
+    assert first and second and third
+    suggestions.toggle_vote(db, third.id, "UD")
+    _status, answer = bot.command("suggestions")
+    text = json.dumps(answer, ensure_ascii=False)
+    assert text.index("2305.00003") < text.index("2305.00001") < text.index("2305.00002")
+    assert "2 votes" in text and "suggested by <@UC>" in text
+
+
+def test_admin_removes_others_are_refused(bot: RunningBot, db_path: Path) -> None:
+    suggest_cmd(bot, "2305.01234")
+    bot.fake.wait_for_calls("chat.postMessage", 1)
+    suggestion_id = str(suggestions.open_suggestions(connect(db_path))[0].id)
+    response_url = click(bot, ACTION_REMOVE, suggestion_id, "U1")
+    [refusal] = bot.fake.wait_for_responses(1, response_url)
+    assert "Only paperbot admins" in refusal["text"]
+    assert suggestions.open_suggestions(connect(db_path))
+    click(bot, ACTION_REMOVE, suggestion_id, "UADMIN")
+    bot.fake.wait_for(lambda: "Removed by <@UADMIN>" in json.dumps(cards(bot.fake)))
+    assert suggestions.open_suggestions(connect(db_path)) == []
+    assert ACTION_VOTE not in json.dumps(cards(bot.fake))
+
+
+def test_team_picks_appear_once_in_the_roundup(fake: FakeSlack, db_path: Path) -> None:
+    db = connect(db_path)
+    ids = []
+    for n in range(7):
+        result = suggestions.suggest(db, f"U{n}", ArxivRef(f"2305.0000{n}"))
+        assert result.suggestion is not None
+        ids.append(result.suggestion.id)
+        for voter in range(n):
+            suggestions.toggle_vote(db, result.suggestion.id, f"UX{voter}")
+    client_kwargs = {"token": BOT_TOKEN, "base_url": fake.api_url, "retry_handlers": []}
+    from slack_sdk import WebClient
+
+    result = post_roundup(
+        db, WebClient(**client_kwargs), "2023-01", ROUNDUP, owner="t", post_interval=0, sleep=lambda s: None
+    )
+    assert result.status == "posted"
+    headline = json.dumps(fake.messages(ROUNDUP)[0], ensure_ascii=False)
+    assert "*Team picks*" in headline
+    for n in (6, 5, 4, 3, 2):
+        assert f"2305.0000{n}" in headline
+    assert "2305.00001" not in headline and "2305.00000" not in headline
+    assert headline.index("2305.00006") < headline.index("2305.00002")
+    assert "7 votes" in headline and "suggested by <@U6>" in headline
+    remaining = [s.arxiv_id for s in suggestions.open_suggestions(db)]
+    assert remaining == ["2305.00001", "2305.00000"]
+    load_file(db, DATA / "digest-2023-02.md")
+    post_roundup(db, WebClient(**client_kwargs), "2023-02", ROUNDUP, owner="t", post_interval=0, sleep=lambda s: None)
+    february = json.dumps(next(m for m in fake.messages(ROUNDUP) if "February" in json.dumps(m)), ensure_ascii=False)
+    assert "2305.00001" in february and "2305.00006" not in february
+
+
+def test_message_shortcut_offers_the_links_found(bot: RunningBot) -> None:
+    message = {
+        "type": "message",
+        "user": "U7",
+        "ts": "1700000000.000200",
+        "text": "read <https://arxiv.org/abs/2305.01234v2> and arXiv:2305.04321, not 2212.14",
+    }
+    payload = {
+        "type": "message_action",
+        "callback_id": SHORTCUT_MESSAGE,
+        "trigger_id": "t-1",
+        "user": {"id": "U1"},
+        "channel": {"id": CHANNEL},
+        "team": {"id": "T000TEST"},
+        "message": message,
+        "response_url": bot.fake.response_url("m"),
+        "message_ts": message["ts"],
+    }
+    status, _, _ = post(bot.events_url, interactive_body(payload), SIGNING_SECRET)
+    assert status == 200
+    [call] = bot.fake.wait_for_calls("views.open", 1)
+    view = call.params["view"]
+    assert view["callback_id"] == VIEW_SUGGEST
+    options = view["blocks"][0]["element"]["options"]
+    assert [o["value"] for o in options] == ["2305.01234", "2305.04321"]
+    assert json.loads(view["private_metadata"]) == {"channel": CHANNEL}
+
+
+def test_message_without_links_gets_a_modal_that_says_so(bot: RunningBot) -> None:
+    payload = {
+        "type": "message_action",
+        "callback_id": SHORTCUT_MESSAGE,
+        "trigger_id": "t-2",
+        "user": {"id": "U1"},
+        "channel": {"id": CHANNEL},
+        "team": {"id": "T000TEST"},
+        "message": {"type": "message", "text": "no papers here", "ts": "1.2"},
+        "response_url": bot.fake.response_url("m"),
+    }
+    post(bot.events_url, interactive_body(payload), SIGNING_SECRET)
+    [call] = bot.fake.wait_for_calls("views.open", 1)
+    assert "has no arXiv link" in json.dumps(call.params["view"]) and "submit" not in call.params["view"]
+
+
+def test_global_shortcut_opens_an_empty_link_field(bot: RunningBot) -> None:
+    payload = {
+        "type": "shortcut",
+        "callback_id": SHORTCUT_GLOBAL,
+        "trigger_id": "t-3",
+        "user": {"id": "U1"},
+        "team": {"id": "T000TEST"},
+    }
+    post(bot.events_url, interactive_body(payload), SIGNING_SECRET)
+    [call] = bot.fake.wait_for_calls("views.open", 1)
+    element = call.params["view"]["blocks"][0]["element"]
+    assert element["type"] == "plain_text_input" and "initial_value" not in element
+
+
+def _submit(bot: RunningBot, arxiv: dict[str, Any], why: str, channel: str | None) -> tuple[int, bytes]:
+    values = {"paper": {"arxiv_id": arxiv}, "why": {"why": {"type": "plain_text_input", "value": why}}}
+    payload = view_submission_payload(
+        VIEW_SUGGEST, values, private_metadata=json.dumps({"channel": channel}), user_id="U4"
+    )
+    status, _, body = post(bot.events_url, interactive_body(payload), SIGNING_SECRET)
+    return status, body
+
+
+def test_modal_submission_validates_then_goes_through_the_same_path(bot: RunningBot, db_path: Path) -> None:
+    status, body = _submit(bot, {"type": "plain_text_input", "value": "not a paper"}, "", None)
+    assert status == 200 and json.loads(body)["response_action"] == "errors"
+    assert "Not an arXiv id" in json.loads(body)["errors"]["paper"]
+    status, body = _submit(bot, {"type": "plain_text_input", "value": "https://arxiv.org/abs/2301.13188"}, "", None)
+    assert "already in the 2023-01 digest" in json.loads(body)["errors"]["paper"]
+    selected = {"type": "static_select", "selected_option": {"value": "2305.04321"}}
+    status, body = _submit(bot, selected, "<!here> must read", CHANNEL)
+    assert status == 200 and body.strip() in (b"", b"{}")
+    bot.fake.wait_for_calls("chat.postMessage", 2)
+    [card] = cards(bot.fake)
+    assert "Suggested by <@U4>" in json.dumps(card) and "&lt;!here&gt; must read" in json.dumps(card)
+    dm = [c for c in bot.fake.calls("chat.postMessage") if c.params["channel"] == "U4"]
+    assert dm and "Posted its card" in dm[0].params["text"]
+    # The global shortcut has no channel: the card goes to ROUNDUP_CHANNEL.
+    _submit(bot, {"type": "plain_text_input", "value": "2305.07777"}, "", None)
+    bot.fake.wait_for(lambda: len(cards(bot.fake, ROUNDUP)) == 1)
+
+
+def test_app_home_shows_digest_ranked_suggestions_and_own(bot: RunningBot, db_path: Path) -> None:
+    db = connect(db_path)
+    suggestions.suggest(db, "U1", ArxivRef("2305.00001"))
+    suggestions.suggest(db, "U2", ArxivRef("2305.00002"))
+    for user, expect_remove in (("U1", False), ("UADMIN", True)):
+        body = event_body({"type": "app_home_opened", "user": user, "channel": "D1", "tab": "home", "event_ts": "1.1"})
+        status, _, _ = post(bot.events_url, body, SIGNING_SECRET)
+        assert status == 200
+        bot.fake.wait_for(lambda user=user: bot.fake.home_view(user) is not None)
+        home = json.dumps(bot.fake.home_view(user), ensure_ascii=False)
+        assert "Latest digest: 2023-01" in home and "MusicLM" in home
+        assert "2305.00001" in home and "2305.00002" in home
+        assert (ACTION_REMOVE in home) is expect_remove
+    assert "Your suggestions" in json.dumps(bot.fake.home_view("U1"))
+    assert "You have not suggested a paper yet" in json.dumps(bot.fake.home_view("UADMIN"))
