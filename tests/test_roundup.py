@@ -168,11 +168,22 @@ def test_two_threads_racing_post_once(fake: FakeSlack, db: sqlite_utils.Database
 
 def test_two_processes_racing_post_once(fake: FakeSlack, db: sqlite_utils.Database, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
-    env.update(PYTHONPATH=str(REPO), PAPERBOT_DB=str(tmp_path / "roundup.db"), SLACK_BOT_TOKEN=BOT_TOKEN,
-               SLACK_API_URL=fake.api_url, ROUNDUP_CHANNEL=CHANNEL)
+    env.update(
+        PYTHONPATH=str(REPO),
+        PAPERBOT_DB=str(tmp_path / "roundup.db"),
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_API_URL=fake.api_url,
+        ROUNDUP_CHANNEL=CHANNEL,
+    )
     procs = [
-        subprocess.Popen([sys.executable, "-m", "bot", "roundup", "--post", "--month", "2023-01"], env=env,
-                         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "roundup", "--post", "--month", "2023-01"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     outputs = [proc.communicate(timeout=120) for proc in procs]
@@ -222,15 +233,40 @@ def test_a_crash_at_any_step_resumes_without_duplicates(fake: FakeSlack, db: sql
 
     clock = [1_700_000_000.0]
     with pytest.raises(Crash):
-        post_roundup(db, client_for(fake), "2023-01", CHANNEL, owner="first", post_interval=0,
-                     clock=lambda: clock[0], sleep=lambda s: None, checkpoint=crash_at)
+        post_roundup(
+            db,
+            client_for(fake),
+            "2023-01",
+            CHANNEL,
+            owner="first",
+            post_interval=0,
+            clock=lambda: clock[0],
+            sleep=lambda s: None,
+            checkpoint=crash_at,
+        )
     # While the crashed poster's lease runs, nobody else posts.
-    busy = post_roundup(db, client_for(fake), "2023-01", CHANNEL, owner="second", post_interval=0,
-                        clock=lambda: clock[0] + 1, sleep=lambda s: None)
+    busy = post_roundup(
+        db,
+        client_for(fake),
+        "2023-01",
+        CHANNEL,
+        owner="second",
+        post_interval=0,
+        clock=lambda: clock[0] + 1,
+        sleep=lambda s: None,
+    )
     assert busy.status in ("busy", "already")
     clock[0] += LEASE_SECONDS + 1
-    resumed = post_roundup(db, client_for(fake), "2023-01", CHANNEL, owner="second", post_interval=0,
-                           clock=lambda: clock[0], sleep=lambda s: None)
+    resumed = post_roundup(
+        db,
+        client_for(fake),
+        "2023-01",
+        CHANNEL,
+        owner="second",
+        post_interval=0,
+        clock=lambda: clock[0],
+        sleep=lambda s: None,
+    )
     assert resumed.status in ("posted", "already")
     assert_one_complete_roundup(fake, db)
 
@@ -240,8 +276,7 @@ def test_a_channel_that_does_not_exist_or_lacks_the_bot(
     fake: FakeSlack, db: sqlite_utils.Database, channel: str, reason: str
 ) -> None:
     fake.not_in_channel.add("C0NOTIN")
-    result = post_roundup(db, client_for(fake), "2023-01", channel, owner="test", post_interval=0,
-                          sleep=lambda s: None)
+    result = post_roundup(db, client_for(fake), "2023-01", channel, owner="test", post_interval=0, sleep=lambda s: None)
     assert result.status == "failed" and reason in (result.error or "")
     state = roundup_state(db, "2023-01", channel)
     assert state is not None and state.status == "failed" and reason in state.describe()
@@ -258,8 +293,14 @@ def test_no_digest_for_the_month(fake: FakeSlack, db: sqlite_utils.Database) -> 
 def test_a_missed_schedule_is_caught_up_once_at_start(
     fake: FakeSlack, db: sqlite_utils.Database, tmp_path: Path
 ) -> None:
-    settings = Settings({"PAPERBOT_DB": str(tmp_path / "roundup.db"), "ROUNDUP_CHANNEL": CHANNEL,
-                         "ROUNDUP_SCHEDULE": "0 9 1 * *", "ROUNDUP_TIMEZONE": "Europe/Paris"})
+    settings = Settings(
+        {
+            "PAPERBOT_DB": str(tmp_path / "roundup.db"),
+            "ROUNDUP_CHANNEL": CHANNEL,
+            "ROUNDUP_SCHEDULE": "0 9 1 * *",
+            "ROUNDUP_TIMEZONE": "Europe/Paris",
+        }
+    )
     trigger = cron_trigger("0 9 1 * *", settings.roundup_timezone)
     now = datetime(2023, 2, 15, 12, tzinfo=UTC)
     missed = needs_catch_up(db, CHANNEL, trigger, now)
@@ -291,7 +332,10 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def test_cli_prints_posts_and_reports(
-    fake: FakeSlack, db: sqlite_utils.Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    fake: FakeSlack,
+    db: sqlite_utils.Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("PAPERBOT_DB", str(tmp_path / "roundup.db"))
