@@ -270,6 +270,25 @@ def m006_suggestions(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m007_search_trigger_only_on_text_change(db: sqlite_utils.Database) -> None:
+    """Re-fetching arXiv metadata (``enrich --refresh``) rewrites rows whose searchable text rarely
+    changes: rebuild a paper's search document only when the title, authors or abstract did."""
+    db.executescript(
+        """
+        DROP TRIGGER arxiv_search_update;
+        CREATE TRIGGER arxiv_search_update AFTER UPDATE OF title, authors, abstract ON arxiv_entries
+        WHEN old.title IS NOT new.title OR old.authors IS NOT new.authors OR old.abstract IS NOT new.abstract
+        BEGIN
+            DELETE FROM paper_search WHERE rowid IN (SELECT id FROM papers WHERE arxiv_id = new.arxiv_id);
+            INSERT INTO paper_search (rowid, title, nick, authors, body)
+                SELECT d.paper_id, d.title, d.nick, d.authors, d.body FROM paper_documents d
+                JOIN papers p ON p.id = d.paper_id WHERE p.arxiv_id = new.arxiv_id;
+        END;
+        """
+    )
+
+
 _local = threading.local()
 
 
