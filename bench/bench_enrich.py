@@ -24,7 +24,6 @@ With the default ``ARXIV_DELAY_SECONDS`` of 3 s, the ``by id`` run would take ~3
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import time
@@ -32,31 +31,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bench_load import generate_archive
 from bot.arxiv_api import ArxivClient, RateLimiter
 from bot.db import connect
 from bot.enrich import EnrichReport, enrich_pending
 from bot.store import load_file
 from tests.fakes.arxiv_api import FakeArxivAPI
-
-SHIPPED = Path(__file__).resolve().parent.parent / "data" / "digests" / "2023-01.txt"
-
-
-def generate(folder: Path, count: int, *, all_ids: bool) -> list[Path]:
-    """``count`` digests of 10 papers, each the shipped one with its own month, ids and titles."""
-    text = SHIPPED.read_text(encoding="utf-8")
-    if all_ids:
-        text = text.replace("https://arxiv.org/pdf/2212.14...", "https://arxiv.org/abs/2212.14024")
-        text = text.replace("https://make-a-video3d.github...", "https://arxiv.org/abs/2301.11280")
-    paths = []
-    for index in range(count):
-        year, month = 1920 + index // 12, index % 12 + 1
-        ids = iter(f"arxiv.org/abs/{2301 + index % 9:04d}.{index * 10 + serial:05d}" for serial in range(10))
-        body = re.sub(r"arxiv\.org/abs/\d{4}\.\d{5}", lambda _, ids=ids: next(ids), text)
-        body = re.sub(r"^(\d+)、(.+)$", rf"\1、\2 (vol. {index})", body, flags=re.MULTILINE)
-        path = folder / f"digest-{year:04d}-{month:02d}.txt"
-        path.write_text(body, encoding="utf-8")
-        paths.append(path)
-    return paths
 
 
 def run(db_path: Path, api: FakeArxivAPI, *, refresh: bool = False) -> tuple[EnrichReport, float]:
@@ -93,7 +73,7 @@ def main() -> int:
             sub.mkdir()
             db_path = sub / "paperbot.db"
             db = connect(db_path)
-            for path in generate(sub, args.digests, all_ids=all_ids):
+            for path in generate_archive(sub, args.digests, all_ids=all_ids):
                 load_file(db, path)
             report, wall = run(db_path, api)
             show(scenario, report, wall)

@@ -27,9 +27,16 @@ from bot.store import load_file, search_values, store_digest
 SHIPPED = Path(__file__).resolve().parent.parent / "data" / "digests" / "2023-01.txt"
 
 
-def generate_archive(folder: Path, count: int) -> list[Path]:
-    """``count`` digests, each the shipped one with its own month, arXiv ids and titles."""
+def generate_archive(folder: Path, count: int, *, all_ids: bool = False) -> list[Path]:
+    """``count`` digests, each the shipped one with its own month, arXiv ids and titles.
+
+    With ``all_ids``, items 3 and 9 (a cut PDF link and a cut project page in the shipped digest) get an
+    arXiv link too, so that every paper has an id.
+    """
     text = SHIPPED.read_text(encoding="utf-8")
+    if all_ids:
+        text = text.replace("https://arxiv.org/pdf/2212.14...", "https://arxiv.org/abs/2212.14024")
+        text = text.replace("https://make-a-video3d.github...", "https://arxiv.org/abs/2301.11280")
     paths = []
     for index in range(count):
         year, month = 1920 + index // 12, index % 12 + 1

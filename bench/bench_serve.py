@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,7 +30,14 @@ from bot.db import connect  # noqa: E402
 from bot.digest import Digest, Paper  # noqa: E402
 from bot.store import store_digest  # noqa: E402
 from tests.fakes.signing import SIGNING_SECRET, signed_headers, slash_command_body  # noqa: E402
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack  # noqa: E402
+from tests.fakes.slack_api import FakeSlack  # noqa: E402
+from tests.helpers import (  # noqa: E402
+    ServerDidNotStart,
+    fake_slack_env,
+    free_port,
+    start_http_server,
+    wait_until_serving,
+)
 
 ADJECTIVES = [
     "Efficient",
@@ -181,12 +186,6 @@ def query_mix(rng: random.Random, papers: int, count: int) -> list[tuple[str, st
     return kinds
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def timed_posts(port: int, bodies: list[str]) -> list[float]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     timings = []
@@ -225,43 +224,14 @@ def main() -> int:
             f"built {args.papers} papers in {time.perf_counter() - start:.1f} s ({db_path.stat().st_size / 1e6:.0f} MB)"
         )
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
-        env.update(
-            PYTHONPATH=str(ROOT),
-            PAPERBOT_DB=str(db_path),
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=fake.api_url,
-        )
+        env = fake_slack_env(fake, db_path)
         env.pop("SLACK_APP_TOKEN", None)
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bot",
-                "serve",
-                "--http",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-scheduler",
-            ],
-            env=env,
-            cwd=tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = start_http_server(port, env=env, cwd=tmp, output=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("server did not start") from None
-                    time.sleep(0.2)
+            try:
+                wait_until_serving(server, port, timeout=60, interval=0.2)
+            except ServerDidNotStart as exc:
+                raise SystemExit(str(exc)) from None
             mix = query_mix(rng, args.papers, args.requests)
             floor_bodies = [slash_command_body("musiclm", command="/not-handled")] * args.requests
             query_bodies = [slash_command_body(text) for _, text in mix]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers import REPO
+
 DATA = Path(__file__).resolve().parent / "data"
 SHIPPED_DIGEST = REPO / "data" / "digests" / "2023-01.txt"
 

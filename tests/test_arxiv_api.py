@@ -3,7 +3,6 @@ title/author matching rules that decide whether a search result is the digest's 
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from bot.arxiv_api import (
 )
 from bot.enrich import clean_title, match_title, same_person, title_agreement, visible_id_prefix
 from tests.fakes.arxiv_api import CORPUS, DECOYS, JANUARY_2023, FakeArxivAPI, FakePaper
+from tests.helpers import gaps
 
 DELAY = 0.05
 
@@ -39,10 +39,6 @@ def client(api: FakeArxivAPI, **options: object) -> ArxivClient:
     settings: dict[str, object] = {"timeout_seconds": 2.0, "attempts": 3, "limiter": RateLimiter()}
     settings.update(options)
     return ArxivClient(api.url, float(settings.pop("delay", DELAY)), **settings)  # type: ignore[arg-type]
-
-
-def gaps(times: list[float]) -> list[float]:
-    return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 # --- fetching ------------------------------------------------------------------------------------------

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,10 +10,11 @@ import pytest
 from bot.cli import main
 from bot.db import connect
 from bot.store import load_file
-from tests.conftest import REPO, SHIPPED_DIGEST
+from tests.conftest import SHIPPED_DIGEST
 from tests.fakes.bot_server import bot_settings, running_bot
 from tests.fakes.signing import SIGNING_SECRET, post, slash_command_body
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.fakes.slack_api import FakeSlack
+from tests.helpers import fake_slack_env, free_port, start_http_server, wait_until_serving
 
 
 def test_search_prints_the_card_as_text(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,57 +81,15 @@ def test_serve_misconfigured_stops_with_one_line_naming_the_variable(
     assert len(err.splitlines()) == 1 and message in err
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_http_runs_the_real_server_end_to_end(tmp_path: Path) -> None:
     db_path = tmp_path / "serve.db"
     load_file(connect(db_path), SHIPPED_DIGEST)
     with FakeSlack() as fake:
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
-        env.update(
-            PYTHONPATH=str(REPO),
-            PAPERBOT_DB=str(db_path),
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=fake.api_url,
-            SLACK_APP_TOKEN="xapp-ignored",
-        )
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bot",
-                "serve",
-                "--http",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-scheduler",
-            ],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        port = free_port()
+        env = fake_slack_env(fake, db_path, SLACK_APP_TOKEN="xapp-ignored")
+        proc = start_http_server(port, env=env, cwd=tmp_path)
         try:
-            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-                        assert response.status == 200
-                        break
-                except OSError:
-                    assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                    assert time.monotonic() < deadline, "server did not start"
-                    time.sleep(0.1)
+            wait_until_serving(proc, port, health_path="/healthz", timeout=30)
             body = slash_command_body("tracr", response_url=fake.response_url())
             status, _, answer = post(f"http://127.0.0.1:{port}/slack/events", body, SIGNING_SECRET)
             assert status == 200 and "Tracr: Compiled Transformers" in answer.decode()

@@ -3,11 +3,9 @@ ends complete and correct, requests are batched and spaced, and no fault loses o
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import math
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -16,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from bot.arxiv_api import ArxivClient, ArxivEntry, ArxivUnavailable, RateLimiter
-from bot.cli import main
 from bot.config import load_settings
 from bot.db import connect, write_transaction
 from bot.enrich import enrich_ids, enrich_pending, run_background_enrichment, store_entries
 from tests.conftest import SHIPPED_DIGEST
 from tests.fakes.arxiv_api import FAULTS, FakeArxivAPI
+from tests.helpers import gaps, run_cli, run_cli_system_exit, snapshot
 
 DELAY = 0.05
 
@@ -32,28 +30,6 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArxivAPI]:
         monkeypatch.setenv("ARXIV_API_URL", fake.url)
         monkeypatch.setenv("ARXIV_DELAY_SECONDS", str(DELAY))
         yield fake
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def snapshot(path: Path) -> list[tuple[object, ...]]:
-    """Every row of every ordinary table."""
-    with sqlite3.connect(path) as conn:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-                " AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name"
-            )
-        ]
-        rows: list[tuple[object, ...]] = []
-        for table in tables:
-            rows += [(table, *row) for row in conn.execute(f"SELECT * FROM [{table}] ORDER BY 1, 2")]
-        return rows
 
 
 def papers(path: Path) -> list[dict[str, object]]:
@@ -70,12 +46,8 @@ def papers(path: Path) -> list[dict[str, object]]:
 
 
 def load(capsys: pytest.CaptureFixture[str], *paths: Path, enrich: bool = False) -> None:
-    code, _, err = run(capsys, "load", *map(str, paths), *([] if enrich else ["--no-enrich"]))
+    code, _, err = run_cli(capsys, "load", *map(str, paths), *([] if enrich else ["--no-enrich"]))
     assert code == 0, err
-
-
-def gaps(times: list[float]) -> list[float]:
-    return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 SUMMARY_ALL = "enriched 10, resolved by title 2, not found 0, unresolved 0, failed 0, pending 0"
@@ -89,7 +61,7 @@ def test_shipped_digest_ends_fully_enriched(
 ) -> None:
     load(capsys, SHIPPED_DIGEST)
     assert api.requests == []
-    code, out, err = run(capsys, "enrich")
+    code, out, err = run_cli(capsys, "enrich")
     assert code == 0, err
     assert out.strip() == SUMMARY_ALL
     assert "batch 1/1: 8 ids…" in err and "title search 2/2: Text-To-4D Dynamic Scene Generation (MAV3D)" in err
@@ -125,7 +97,7 @@ def test_shipped_digest_ends_fully_enriched(
 
     # Already enriched: not fetched again.
     before = snapshot(db_path)
-    code, out, _ = run(capsys, "enrich")
+    code, out, _ = run_cli(capsys, "enrich")
     assert code == 0 and out.strip() == SUMMARY_ALL.replace(
         "enriched 10, resolved by title 2", "enriched 0, resolved by title 0"
     )
@@ -136,9 +108,9 @@ def test_refresh_fetches_everything_again_by_id_and_keeps_how_titles_matched(
     api: FakeArxivAPI, db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     load(capsys, SHIPPED_DIGEST)
-    assert run(capsys, "enrich")[0] == 0
+    assert run_cli(capsys, "enrich")[0] == 0
     detail = papers(db_path)[2]["enrich_detail"]
-    code, out, _ = run(capsys, "enrich", "--refresh")
+    code, out, _ = run_cli(capsys, "enrich", "--refresh")
     assert (
         code == 0 and out.strip() == "enriched 10, resolved by title 0, not found 0, unresolved 0, failed 0, pending 0"
     )
@@ -149,22 +121,15 @@ def test_refresh_fetches_everything_again_by_id_and_keeps_how_titles_matched(
 
 def test_limit(api: FakeArxivAPI, db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     load(capsys, SHIPPED_DIGEST)
-    code, out, _ = run(capsys, "enrich", "--limit", "3")
+    code, out, _ = run_cli(capsys, "enrich", "--limit", "3")
     assert (
         code == 0 and out.strip() == "enriched 3, resolved by title 1, not found 0, unresolved 0, failed 0, pending 7"
     )
     assert [r.id_list for r in api.requests[:1]] == [["2301.11325", "2301.10226"]] and len(api.requests) == 2
-    code, out, _ = run(capsys, "enrich")
+    code, out, _ = run_cli(capsys, "enrich")
     assert code == 0 and out.strip().endswith("pending 0")
-    code, _, err = run_system_exit(capsys, "enrich", "--limit", "0")
+    code, _, err = run_cli_system_exit(capsys, "enrich", "--limit", "0")
     assert code == 2 and "must be a whole number of 1 or more" in err
-
-
-def run_system_exit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as caught:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(caught.value.code or 0), out, err
 
 
 def test_not_found_ids_and_refused_matches(
@@ -183,7 +148,7 @@ def test_not_found_ids_and_refused_matches(
         encoding="utf-8",
     )
     load(capsys, digest)
-    code, out, err = run(capsys, "enrich")
+    code, out, err = run_cli(capsys, "enrich")
     assert code == 0, err
     assert out.strip() == "enriched 2, resolved by title 1, not found 1, unresolved 1, failed 0, pending 0"
     rows = {row["position"]: row for row in papers(db_path)}
@@ -197,8 +162,8 @@ def test_not_found_ids_and_refused_matches(
     assert rows[4]["title"] == "The Large N Limit of Superconformal Field Theories and Supergravity"
     # Not found / unresolved are not asked again unless --refresh.
     count = len(api.requests)
-    assert run(capsys, "enrich")[0] == 0 and len(api.requests) == count
-    assert run(capsys, "enrich", "--refresh")[0] == 0 and len(api.requests) == count + 2
+    assert run_cli(capsys, "enrich")[0] == 0 and len(api.requests) == count
+    assert run_cli(capsys, "enrich", "--refresh")[0] == 0 and len(api.requests) == count + 2
 
 
 def test_a_wrong_author_is_refused(
@@ -210,7 +175,7 @@ def test_a_wrong_author_is_refused(
         encoding="utf-8",
     )
     load(capsys, digest)
-    code, out, err = run(capsys, "enrich")
+    code, out, err = run_cli(capsys, "enrich")
     assert code == 0 and "unresolved 1" in out
     (row,) = papers(db_path)
     assert row["arxiv_id"] is None and row["enrich_status"] == "unresolved"
@@ -228,7 +193,7 @@ def test_a_title_match_never_steals_another_papers_id(
         encoding="utf-8",
     )
     load(capsys, digest)
-    code, out, _ = run(capsys, "enrich")
+    code, out, _ = run_cli(capsys, "enrich")
     assert code == 0 and "unresolved 1" in out
     first, second = papers(db_path)
     assert first["arxiv_id"] == "2301.11280" and second["arxiv_id"] is None
@@ -283,7 +248,7 @@ def test_a_fault_during_refresh_loses_and_blanks_nothing(
     api: FakeArxivAPI, db_path: Path, capsys: pytest.CaptureFixture[str], fault: str
 ) -> None:
     load(capsys, SHIPPED_DIGEST)
-    assert run(capsys, "enrich")[0] == 0
+    assert run_cli(capsys, "enrich")[0] == 0
     before = snapshot(db_path)
     api.fail_always(fault)
     with fault_client(api) as client:
@@ -298,7 +263,7 @@ def test_a_fault_once_is_retried_and_the_digest_still_ends_complete(
     load(capsys, SHIPPED_DIGEST)
     api.fail_next("503", None, "429", None, "reset")  # the batch, then each title search, fail once
     api.retry_after = "0"
-    code, out, _ = run(capsys, "enrich")
+    code, out, _ = run_cli(capsys, "enrich")
     assert code == 0 and out.strip() == SUMMARY_ALL and len(api.requests) == 6
 
 
@@ -314,7 +279,7 @@ def test_a_failure_midway_keeps_what_was_done_and_exits_non_zero(
         return original(self, query, max_results)
 
     monkeypatch.setattr(ArxivClient, "search", failing_search)
-    code, out, err = run(capsys, "enrich")
+    code, out, err = run_cli(capsys, "enrich")
     assert code == 1
     assert out.strip().startswith("enriched 8, resolved by title 0") and out.strip().endswith("pending 2")
     (line,) = err.strip().splitlines()[-1:]
@@ -327,7 +292,7 @@ def test_arxiv_unreachable(db_path: Path, capsys: pytest.CaptureFixture[str]) ->
     load(capsys, SHIPPED_DIGEST)
     before = snapshot(db_path)
     started = time.monotonic()
-    code, out, err = run(capsys, "enrich")
+    code, out, err = run_cli(capsys, "enrich")
     assert time.monotonic() - started < 3
     assert code == 1 and snapshot(db_path) == before
     assert out.strip() == (
@@ -345,7 +310,7 @@ def test_bad_arxiv_settings_are_one_line(
     db_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ARXIV_DELAY_SECONDS", "soon")
-    code, _, err = run(capsys, "enrich")
+    code, _, err = run_cli(capsys, "enrich")
     assert code == 1 and err.strip() == "error: ARXIV_DELAY_SECONDS must be a number of seconds, got 'soon'"
 
 
@@ -353,18 +318,18 @@ def test_bad_arxiv_settings_are_one_line(
 
 
 def test_load_enriches_what_it_loaded(api: FakeArxivAPI, db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "load", str(SHIPPED_DIGEST))
+    code, out, err = run_cli(capsys, "load", str(SHIPPED_DIGEST))
     assert code == 0
     assert out.strip() == f"{SHIPPED_DIGEST}: 2023-01: 10 papers: 10 added, 0 updated, 0 unchanged"
     assert f"enrich: {SUMMARY_ALL}" in err and len(api.requests) == 3
     assert all(row["enrich_status"] == "enriched" for row in papers(db_path))
     # Reloading: nothing pending, no request.
-    assert run(capsys, "load", str(SHIPPED_DIGEST))[0] == 0 and len(api.requests) == 3
+    assert run_cli(capsys, "load", str(SHIPPED_DIGEST))[0] == 0 and len(api.requests) == 3
 
 
 def test_load_with_arxiv_unreachable_succeeds_quickly(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     started = time.monotonic()
-    code, out, err = run(capsys, "load", str(SHIPPED_DIGEST))
+    code, out, err = run_cli(capsys, "load", str(SHIPPED_DIGEST))
     assert time.monotonic() - started < 3
     assert code == 0 and "10 added" in out
     assert "enrich: arXiv failed (cannot connect to 127.0.0.1:9: connection refused" in err
@@ -372,7 +337,7 @@ def test_load_with_arxiv_unreachable_succeeds_quickly(db_path: Path, capsys: pyt
 
 
 def test_load_no_enrich(api: FakeArxivAPI, db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "load", "--no-enrich", str(SHIPPED_DIGEST))
+    code, _, err = run_cli(capsys, "load", "--no-enrich", str(SHIPPED_DIGEST))
     assert code == 0 and err == "" and api.requests == []
 
 
@@ -474,7 +439,7 @@ def test_metadata_already_cached_is_not_fetched_again(
     with ArxivClient(api.url, 0.01, limiter=RateLimiter()) as client:
         enrich_ids(db, client, ["2301.11325", "2301.10226"])  # e.g. suggested before the digest came
     load(capsys, SHIPPED_DIGEST)
-    code, out, err = run(capsys, "enrich")
+    code, out, err = run_cli(capsys, "enrich")
     assert code == 0 and out.strip() == SUMMARY_ALL
     assert "2 already cached" in err and len(api.requests[1].id_list) == 6
 
@@ -483,7 +448,7 @@ def test_load_with_bad_arxiv_settings_still_loads(
     db_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ARXIV_API_URL", "ftp://example.org")
-    code, out, err = run(capsys, "load", str(SHIPPED_DIGEST))
+    code, out, err = run_cli(capsys, "load", str(SHIPPED_DIGEST))
     assert code == 0 and "10 added" in out
     assert err.strip() == (
         "enrich: skipped: ARXIV_API_URL must be an http(s) URL, got 'ftp://example.org'; papers stay pending"
@@ -501,7 +466,7 @@ def test_an_empty_answer_for_unknown_ids_is_believed_once_arxiv_answers_for_a_kn
     api: FakeArxivAPI, db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     load(capsys, SHIPPED_DIGEST)
-    assert run(capsys, "enrich")[0] == 0
+    assert run_cli(capsys, "enrich")[0] == 0
     digest = tmp_path / "digest-2023-07.md"
     digest.write_text(
         "# July\n\n## 1. Typo One\nhttps://arxiv.org/abs/2307.99998\nAuthors: Ada Lovelace\n\nOne.\n\n"
@@ -509,7 +474,7 @@ def test_an_empty_answer_for_unknown_ids_is_believed_once_arxiv_answers_for_a_kn
         encoding="utf-8",
     )
     load(capsys, digest)
-    code, out, _ = run(capsys, "enrich")
+    code, out, _ = run_cli(capsys, "enrich")
     assert (
         code == 0 and out.strip() == "enriched 0, resolved by title 0, not found 2, unresolved 0, failed 0, pending 0"
     )

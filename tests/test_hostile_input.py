@@ -6,7 +6,6 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +19,7 @@ from tests.conftest import SHIPPED_DIGEST
 from tests.fakes.bot_server import bot_settings
 from tests.fakes.signing import SIGNING_SECRET, signed_headers, slash_command_body
 from tests.fakes.slack_api import FakeSlack
+from tests.helpers import strings
 
 MENTION = re.compile(r"<[!@#]|@(channel|here|everyone)\b", re.IGNORECASE)
 
@@ -30,17 +30,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     load_file(connect(path), SHIPPED_DIGEST)
     with FakeSlack() as fake:
         yield build_app(bot_settings(fake, path))
-
-
-def strings(node: Any) -> Iterator[str]:
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from strings(value)
 
 
 SPECIAL = st.sampled_from(

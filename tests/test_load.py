@@ -3,48 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.db import connect
 from tests.conftest import DATA, REPO, SHIPPED_DIGEST
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def snapshot(path: Path) -> list[tuple[object, ...]]:
-    """Every row of every table: 'the database is exactly as before'."""
-    with sqlite3.connect(path) as conn:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-                " AND name NOT LIKE '%_fts%' ORDER BY name"
-            )
-        ]
-        rows: list[tuple[object, ...]] = []
-        for table in tables:
-            rows += [(table, *row) for row in conn.execute(f"SELECT * FROM [{table}] ORDER BY 1, 2")]
-        return rows
+from tests.helpers import bot_process_env, run_cli, run_cli_system_exit, snapshot, spawn_bot
 
 
 def test_load_shipped_digest_then_reload_changes_nothing(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "load", str(SHIPPED_DIGEST))
+    code, out, err = run_cli(capsys, "load", str(SHIPPED_DIGEST))
     assert code == 0, err
     assert out.strip() == f"{SHIPPED_DIGEST}: 2023-01: 10 papers: 10 added, 0 updated, 0 unchanged"
     before = snapshot(db_path)
-    code, out, _ = run(capsys, "load", str(SHIPPED_DIGEST))
+    code, out, _ = run_cli(capsys, "load", str(SHIPPED_DIGEST))
     assert code == 0
     assert "0 added, 0 updated, 10 unchanged (file unchanged since last load)" in out
     assert snapshot(db_path) == before
@@ -69,12 +44,12 @@ def test_load_shipped_digest_then_reload_changes_nothing(db_path: Path, capsys: 
 def test_edited_file_updates_what_changed(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     copy = tmp_path / "digest-2023-01.txt"
     shutil.copy(SHIPPED_DIGEST, copy)
-    assert run(capsys, "load", str(copy))[0] == 0
+    assert run_cli(capsys, "load", str(copy))[0] == 0
     text = copy.read_text(encoding="utf-8")
     text = text.replace("Tracr: Compiled Transformers", "Tracr: Compiled Transformers (edited)")
     text = text.replace("https://arxiv.org/pdf/2212.14...", "https://arxiv.org/abs/2212.14024v2")
     copy.write_text(text, encoding="utf-8")
-    code, out, _ = run(capsys, "load", str(copy))
+    code, out, _ = run_cli(capsys, "load", str(copy))
     assert code == 0
     assert "0 added, 2 updated, 8 unchanged" in out
     db = connect(db_path)
@@ -92,18 +67,18 @@ def test_removed_item_is_reported_and_its_paper_dropped(
     copy = tmp_path / "digest-2023-01.txt"
     text = SHIPPED_DIGEST.read_text(encoding="utf-8")
     copy.write_text(text, encoding="utf-8")
-    run(capsys, "load", str(copy))
+    run_cli(capsys, "load", str(copy))
     start = text.index("10、PADL")
     end = text.index("最后本文的一些其他引用")
     copy.write_text(text[:start] + text[end:], encoding="utf-8")
-    code, out, _ = run(capsys, "load", str(copy))
+    code, out, _ = run_cli(capsys, "load", str(copy))
     assert code == 0 and "9 papers: 0 added, 0 updated, 9 unchanged, 1 removed" in out
     db = connect(db_path)
     assert db.execute("SELECT count(*) FROM papers WHERE arxiv_id = '2301.13868'").fetchone()[0] == 0
 
 
 def test_paper_in_two_digests_is_one_paper_with_two_entries(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "load", str(DATA / "digest-2023-02.md"), str(DATA / "digest-2023-03-variants.txt"))
+    code, _, err = run_cli(capsys, "load", str(DATA / "digest-2023-02.md"), str(DATA / "digest-2023-03-variants.txt"))
     assert code == 0, err
     db = connect(db_path)
     toolformer = list(
@@ -117,17 +92,10 @@ def test_paper_in_two_digests_is_one_paper_with_two_entries(db_path: Path, capsy
 
 
 def test_month_option_overrides_the_file_name(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "load", "--month", "2024-06", str(SHIPPED_DIGEST))
+    code, out, _ = run_cli(capsys, "load", "--month", "2024-06", str(SHIPPED_DIGEST))
     assert code == 0 and ": 2024-06: 10 papers" in out
-    code, _, err = run_system_exit(capsys, "load", "--month", "2024-13", str(SHIPPED_DIGEST))
+    code, _, err = run_cli_system_exit(capsys, "load", "--month", "2024-13", str(SHIPPED_DIGEST))
     assert code == 2 and "month must look like 2023-01" in err
-
-
-def run_system_exit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as caught:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(caught.value.code or 0), out, err
 
 
 def _hostile_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
@@ -160,10 +128,10 @@ def _hostile_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 def test_bad_file_one_line_nonzero_and_database_untouched(
     case: str, db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(capsys, "load", str(SHIPPED_DIGEST))[0] == 0
+    assert run_cli(capsys, "load", str(SHIPPED_DIGEST))[0] == 0
     before = snapshot(db_path)
     path, reason = _hostile_files(tmp_path)[case]
-    code, out, err = run(capsys, "load", str(path))
+    code, out, err = run_cli(capsys, "load", str(path))
     assert code == 1
     lines = err.strip().splitlines()
     assert lines[0].startswith(f"error: {path}") and reason in lines[0]
@@ -174,7 +142,7 @@ def test_bad_file_one_line_nonzero_and_database_untouched(
 def test_good_files_load_beside_bad_ones(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad-2023-05.txt"
     bad.write_bytes(b"\0\0\0")
-    code, out, err = run(capsys, "load", str(bad), str(SHIPPED_DIGEST), str(DATA / "digest-2023-02.md"))
+    code, out, err = run_cli(capsys, "load", str(bad), str(SHIPPED_DIGEST), str(DATA / "digest-2023-02.md"))
     assert code == 1
     assert "2023-01: 10 papers: 10 added" in out and "2023-02: 3 papers: 3 added" in out
     assert "1 of 3 files could not be loaded" in err
@@ -183,7 +151,7 @@ def test_good_files_load_beside_bad_ones(db_path: Path, tmp_path: Path, capsys: 
 def test_gbk_file_loads_like_utf8(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gbk = tmp_path / "digest-2023-01.txt"
     gbk.write_bytes(SHIPPED_DIGEST.read_text(encoding="utf-8").encode("gbk", errors="strict"))
-    code, out, _ = run(capsys, "load", str(gbk))
+    code, out, _ = run_cli(capsys, "load", str(gbk))
     assert code == 0 and "10 added" in out and "decoded as GB18030" in out
     db = connect(db_path)
     assert db.execute("SELECT summary FROM entries WHERE position = 2").fetchone()[0].startswith("随着 chatGPT")
@@ -195,7 +163,7 @@ def test_a_failure_mid_file_rolls_back_that_file(
     twice = tmp_path / "twice-2023-06.txt"
     body = "1、Same Paper\nhttps://arxiv.org/abs/2306.00001\nAda Lovelace.\nOne.\n"
     twice.write_text(body + body.replace("1、", "2、"), encoding="utf-8")
-    code, _, err = run(capsys, "load", str(twice))
+    code, _, err = run_cli(capsys, "load", str(twice))
     assert code == 1 and "appears twice in this digest" in err and f"{twice}:5:" in err
     db = connect(db_path)
     assert db.execute("SELECT count(*) FROM digests").fetchone()[0] == 0
@@ -204,20 +172,9 @@ def test_a_failure_mid_file_rolls_back_that_file(
 
 def test_two_concurrent_load_processes_both_succeed(tmp_path: Path) -> None:
     db_path = tmp_path / "concurrent.db"
-    env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
-    env.update(PAPERBOT_DB=str(db_path), PYTHONPATH=str(REPO))
+    env = bot_process_env(PAPERBOT_DB=str(db_path))
     files = [str(SHIPPED_DIGEST), str(DATA / "digest-2023-02.md"), str(DATA / "digest-2023-03-variants.txt")]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bot", "load", *order],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for order in (files, files[::-1])
-    ]
+    procs = [spawn_bot("load", *order, env=env, cwd=tmp_path) for order in (files, files[::-1])]
     results = [proc.communicate(timeout=120) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], results
     db = connect(db_path)

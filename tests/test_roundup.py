@@ -7,12 +7,9 @@ protocol's waits are recorded, not slept) and time is a parameter, so nothing de
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,16 +19,16 @@ import sqlite_utils
 from slack_sdk import WebClient
 
 from bot import catalog
-from bot.cli import main
 from bot.config import Settings
 from bot.db import connect
-from bot.roundup import EVENT_TYPE, LEASE_SECONDS, RoundupError, due_month, post_roundup, roundup_state
+from bot.roundup import EVENT_TYPE, LEASE_SECONDS, PostResult, RoundupError, due_month, post_roundup, roundup_state
 from bot.roundup_messages import MAX_MESSAGE_CHARS, compose_roundup
 from bot.scheduler import cron_trigger, needs_catch_up, run_scheduled_roundup, start_scheduler
 from bot.store import load_file
-from tests.conftest import REPO, SHIPPED_DIGEST
+from tests.conftest import SHIPPED_DIGEST
 from tests.fakes.bot_server import bot_settings, running_bot
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.helpers import bot_process_env, run_cli, spawn_bot
 
 CHANNEL = "C0ROUNDUP"
 PARTS = 11  # headline + 10 summaries for the shipped digest
@@ -56,6 +53,29 @@ def db(tmp_path: Path) -> sqlite_utils.Database:
 
 def client_for(fake: FakeSlack, timeout: float = 10) -> WebClient:
     return WebClient(token=BOT_TOKEN, base_url=fake.api_url, timeout=timeout, retry_handlers=[])  # type: ignore[arg-type]
+
+
+def post_unpaced(
+    db: sqlite_utils.Database,
+    fake: FakeSlack,
+    *,
+    owner: str,
+    channel: str = CHANNEL,
+    clock: Callable[[], float] = time.time,
+    checkpoint: Callable[[str], None] | None = None,
+) -> PostResult:
+    """``post_roundup`` of 2023-01 to ``channel`` with no pause between messages and no sleeping."""
+    return post_roundup(
+        db,
+        client_for(fake),
+        "2023-01",
+        channel,
+        owner=owner,
+        post_interval=0,
+        clock=clock,
+        sleep=lambda s: None,
+        checkpoint=checkpoint,
+    )
 
 
 def posted(fake: FakeSlack, channel: str = CHANNEL) -> list[dict[str, Any]]:
@@ -167,25 +187,13 @@ def test_two_threads_racing_post_once(fake: FakeSlack, db: sqlite_utils.Database
 
 
 def test_two_processes_racing_post_once(fake: FakeSlack, db: sqlite_utils.Database, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
-    env.update(
-        PYTHONPATH=str(REPO),
+    env = bot_process_env(
         PAPERBOT_DB=str(tmp_path / "roundup.db"),
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_API_URL=fake.api_url,
         ROUNDUP_CHANNEL=CHANNEL,
     )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bot", "roundup", "--post", "--month", "2023-01"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    procs = [spawn_bot("roundup", "--post", "--month", "2023-01", env=env, cwd=tmp_path) for _ in range(2)]
     outputs = [proc.communicate(timeout=120) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], outputs
     said = " ".join(out for out, _ in outputs)
@@ -233,40 +241,12 @@ def test_a_crash_at_any_step_resumes_without_duplicates(fake: FakeSlack, db: sql
 
     clock = [1_700_000_000.0]
     with pytest.raises(Crash):
-        post_roundup(
-            db,
-            client_for(fake),
-            "2023-01",
-            CHANNEL,
-            owner="first",
-            post_interval=0,
-            clock=lambda: clock[0],
-            sleep=lambda s: None,
-            checkpoint=crash_at,
-        )
+        post_unpaced(db, fake, owner="first", clock=lambda: clock[0], checkpoint=crash_at)
     # While the crashed poster's lease runs, nobody else posts.
-    busy = post_roundup(
-        db,
-        client_for(fake),
-        "2023-01",
-        CHANNEL,
-        owner="second",
-        post_interval=0,
-        clock=lambda: clock[0] + 1,
-        sleep=lambda s: None,
-    )
+    busy = post_unpaced(db, fake, owner="second", clock=lambda: clock[0] + 1)
     assert busy.status in ("busy", "already")
     clock[0] += LEASE_SECONDS + 1
-    resumed = post_roundup(
-        db,
-        client_for(fake),
-        "2023-01",
-        CHANNEL,
-        owner="second",
-        post_interval=0,
-        clock=lambda: clock[0],
-        sleep=lambda s: None,
-    )
+    resumed = post_unpaced(db, fake, owner="second", clock=lambda: clock[0])
     assert resumed.status in ("posted", "already")
     assert_one_complete_roundup(fake, db)
 
@@ -276,7 +256,7 @@ def test_a_channel_that_does_not_exist_or_lacks_the_bot(
     fake: FakeSlack, db: sqlite_utils.Database, channel: str, reason: str
 ) -> None:
     fake.not_in_channel.add("C0NOTIN")
-    result = post_roundup(db, client_for(fake), "2023-01", channel, owner="test", post_interval=0, sleep=lambda s: None)
+    result = post_unpaced(db, fake, owner="test", channel=channel)
     assert result.status == "failed" and reason in (result.error or "")
     state = roundup_state(db, "2023-01", channel)
     assert state is not None and state.status == "failed" and reason in state.describe()
@@ -325,12 +305,6 @@ def test_no_channel_no_scheduler(tmp_path: Path) -> None:
     assert start_scheduler(Settings({"PAPERBOT_DB": str(tmp_path / "x.db")}), lambda: WebClient()) is None
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_cli_prints_posts_and_reports(
     fake: FakeSlack,
     db: sqlite_utils.Database,
@@ -339,24 +313,24 @@ def test_cli_prints_posts_and_reports(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("PAPERBOT_DB", str(tmp_path / "roundup.db"))
-    code, out, _ = run(capsys, "roundup")
+    code, out, _ = run_cli(capsys, "roundup")
     assert code == 0 and out.startswith("Paper roundup — January 2023")
     assert "thread reply 10/10" in out and "has not been posted anywhere yet" in out
-    code, _, err = run(capsys, "roundup", "--post")
+    code, _, err = run_cli(capsys, "roundup", "--post")
     assert code == 1 and "ROUNDUP_CHANNEL is not set" in err
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     monkeypatch.setenv("SLACK_API_URL", fake.api_url)
-    code, _, err = run(capsys, "roundup", "--post", "--channel", "C404")
+    code, _, err = run_cli(capsys, "roundup", "--post", "--channel", "C404")
     assert code == 1 and "does not exist" in err and len(err.strip().splitlines()) == 1
-    code, out, _ = run(capsys, "roundup", "--month", "2023-01")
+    code, out, _ = run_cli(capsys, "roundup", "--month", "2023-01")
     assert "attempt 1 failed" in out and "still due" in out
     monkeypatch.setenv("ROUNDUP_CHANNEL", CHANNEL)
     import bot.roundup
 
     monkeypatch.setattr(bot.roundup.time, "sleep", lambda s: None)
-    code, out, _ = run(capsys, "roundup", "--post")
+    code, out, _ = run_cli(capsys, "roundup", "--post")
     assert code == 0 and "posted the 2023-01 roundup to C0ROUNDUP" in out
-    code, out, _ = run(capsys, "roundup", "--post")
+    code, out, _ = run_cli(capsys, "roundup", "--post")
     assert code == 0 and "already posted" in out
     assert_one_complete_roundup(fake, db)
 

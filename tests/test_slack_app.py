@@ -32,6 +32,7 @@ from tests.fakes.signing import (
     slash_command_body,
 )
 from tests.fakes.slack_api import FakeSlack
+from tests.helpers import strings
 
 
 @pytest.fixture
@@ -281,19 +282,8 @@ MENTION = re.compile(r"<[!@#]|(?<!\u2060)@(channel|here|everyone)\b", re.IGNOREC
 
 
 def assert_no_mention(answer: dict[str, Any]) -> None:
-    for value in _strings(answer):
+    for value in strings(answer):
         assert not MENTION.search(value.replace("@\u2060", "")), value[:200]
-
-
-def _strings(node: Any) -> Iterator[str]:
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
 
 
 HOSTILE = [
