@@ -86,13 +86,20 @@ def fit(text: str, limit: int = SECTION_LIMIT) -> str:
         budget -= len(escaped) - limit + 1
 
 
+def _cut_point(line: str, limit: int) -> int:
+    """Where to cut an escaped line at ``limit``: never inside an entity such as ``&lt;``."""
+    amp = line.rfind("&", max(0, limit - 5), limit)
+    return amp if amp > 0 and ";" not in line[amp:limit] else limit
+
+
 def split_sections(text: str, limit: int = SECTION_LIMIT) -> list[str]:
     """Escaped chunks of at most ``limit`` characters, split at line ends where possible."""
     chunks: list[str] = []
     current = ""
     for line in mrkdwn.escape(text).split("\n"):
         while len(line) > limit:
-            head, line = line[:limit], line[limit:]
+            cut = _cut_point(line, limit)
+            head, line = line[:cut], line[cut:]
             if current:
                 chunks.append(current)
                 current = ""

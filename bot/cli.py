@@ -12,15 +12,21 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from slack_bolt.error import BoltError
+
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import DatabaseError, connect
 from bot.digest import DigestError
 from bot.store import load_file
+
+EXIT_BUSY = 75
+"""``roundup --post`` while another process is posting the same month (EX_TEMPFAIL: try again later)."""
 
 
 class CommandError(Exception):
@@ -127,10 +133,23 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if args.http:
             raise ConfigError("SLACK_BOT_TOKEN is not set: HTTP mode needs it (and SLACK_SIGNING_SECRET)")
         return server.run_demo(settings)
+    socket_mode = settings.slack_app_token is not None and not args.http
+    check_serve_settings(settings, socket_mode=socket_mode, scheduler=not args.no_scheduler)
     connect(settings.db_path)  # create and migrate before any listener thread opens it
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    socket_mode = settings.slack_app_token is not None and not args.http
-    app = build_app(settings, socket_mode=socket_mode)
+    try:
+        app = build_app(settings, socket_mode=socket_mode)
+    except BoltError as error:
+        raise CommandError(f"Slack refused SLACK_BOT_TOKEN ({error})") from None
+    except OSError as error:
+        reason = getattr(error, "reason", None) or error
+        raise CommandError(f"cannot reach Slack at {settings.slack_api_url} (SLACK_API_URL): {reason}") from None
+    http_server = None
+    if not socket_mode:
+        try:
+            http_server = server.create_http_server(app, args.host, args.port)
+        except (OSError, ValueError) as error:
+            raise CommandError(f"cannot listen on {args.host}:{args.port} (--host/--port): {error}") from None
     scheduler = None
     if not args.no_scheduler:
         from bot.app import make_web_client
@@ -144,15 +163,28 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         target=run_background_enrichment, args=(settings, stop), name="paperbot-enrich", daemon=True
     ).start()
     try:
-        if socket_mode:
+        if http_server is None:
             server.serve_socket_mode(app, str(settings.slack_app_token))
         else:
-            server.serve_http(app, args.host, args.port)
+            server.serve_http(http_server, args.host)
     finally:
         stop.set()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
     return 0
+
+
+def check_serve_settings(settings: Settings, *, socket_mode: bool, scheduler: bool) -> None:
+    """Read every setting the bot will need, so a malformed one stops ``serve`` at once with one line
+    naming it, instead of failing later in a listener or a job."""
+    settings.require_slack_bot_token()
+    if not socket_mode:
+        settings.require_signing_secret()
+    _ = (settings.slack_api_url, settings.admins, settings.arxiv_api_url, settings.arxiv_delay_seconds)
+    if scheduler and settings.roundup_channel is not None:
+        from bot.scheduler import cron_trigger
+
+        cron_trigger(settings.roundup_schedule, settings.roundup_timezone)
 
 
 def cmd_roundup(args: argparse.Namespace, settings: Settings) -> int:
@@ -190,12 +222,18 @@ def cmd_roundup(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(str(error)) from None
     if result.status == "failed":
         raise CommandError(result.describe())
+    if result.status == "busy":
+        print(f"paperbot: {result.describe()}; run it again later to check", file=sys.stderr)
+        return EXIT_BUSY
     print(result.describe())
     return 0
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     """Load each file in its own transaction; good files load even when others fail."""
+    if args.month and len(args.paths) > 1:
+        # One digest per month: several files under one month would replace each other.
+        raise CommandError("--month names the month of one digest: give a single PATH with it")
     db = connect(settings.db_path)
     failures = 0
     months: list[str] = []
@@ -227,6 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args, settings))
     except (CommandError, ConfigError, DatabaseError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as error:
+        # A database another process keeps locked past the busy timeout, or a damaged file.
+        print(f"error: database (PAPERBOT_DB): {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

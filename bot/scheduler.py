@@ -27,7 +27,7 @@ from slack_sdk import WebClient
 
 from bot.config import ConfigError, Settings
 from bot.db import thread_db, write_transaction
-from bot.roundup import PostResult, RoundupError, due_month, owner_name, post_roundup
+from bot.roundup import LEASE_SECONDS, PostResult, RoundupError, due_month, owner_name, post_roundup
 
 JOB_ID = "monthly_roundup"
 RETRY_DELAYS = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
@@ -113,16 +113,22 @@ def cron_trigger(expression: str, timezone: ZoneInfo) -> BaseTrigger:
     day_of_week = ",".join(_DAY_NAMES[value] for value in sorted(weekdays))
     month_field = ",".join(str(value) for value in sorted(months))
     common = {"minute": minute, "hour": hour, "month": month_field, "timezone": timezone}
-    day_restricted, weekday_restricted = day != "*", weekday != "*"
+    # As in cron (vixie, cronie): a field that starts with "*" (also "*/2") does not restrict, so it is
+    # ANDed; only when both name days are they ORed.
+    day_restricted, weekday_restricted = not day.startswith("*"), not weekday.startswith("*")
     inner: BaseTrigger
     if day_restricted and weekday_restricted:
         # cron: either matches. APScheduler would require both.
         inner = OrTrigger([CronTrigger(day=day, **common), CronTrigger(day_of_week=day_of_week, **common)])
-    elif weekday_restricted:
-        inner = CronTrigger(day_of_week=day_of_week, **common)
     else:
-        inner = CronTrigger(day=day, **common)
-    return _OncePerWallTime(inner, timezone)
+        inner = CronTrigger(day=day, day_of_week=day_of_week, **common)
+    trigger = _OncePerWallTime(inner, timezone)
+    # A date that never comes (31 February) would leave the scheduler silent forever; 8 years from a fixed
+    # point cover every day-of-month, month and leap-year combination.
+    first: datetime | None = trigger.get_next_fire_time(None, datetime(2000, 1, 1, tzinfo=timezone))
+    if first is None or first > datetime(2008, 1, 1, tzinfo=timezone):
+        raise ConfigError(f"ROUNDUP_SCHEDULE {expression!r} never fires (no such date)")
+    return trigger
 
 
 def previous_fire_time(trigger: BaseTrigger, now: datetime) -> datetime | None:
@@ -179,14 +185,15 @@ def run_scheduled_roundup(
 
 
 def needs_catch_up(db: sqlite_utils.Database, channel: str, trigger: BaseTrigger, now: datetime) -> datetime | None:
-    """The most recent fire time, when no run served it successfully (the bot was down, or it failed)."""
+    """The most recent fire time, when no run served it to the end (the bot was down, the post failed, or
+    another poster held the month and may have died with it)."""
     fire = previous_fire_time(trigger, now)
     if fire is None:
         return None
     row = db.execute(
         "SELECT outcome FROM roundup_schedule_runs WHERE channel = ? AND fire_time = ?", [channel, fire.isoformat()]
     ).fetchone()
-    if row is not None and row[0] != "failed":
+    if row is not None and row[0] not in ("failed", "busy"):
         return None
     return fire
 
@@ -215,8 +222,10 @@ def start_scheduler(
         fired = fire_time or previous_fire_time(trigger, now().astimezone(timezone)) or now()
         db = thread_db(settings.db_path)
         result = run_scheduled_roundup(db, client_factory(), channel, fired, post_interval=post_interval)
-        if result is not None and result.status == "failed" and retry < len(RETRY_DELAYS):
-            when = now() + RETRY_DELAYS[retry]
+        if result is not None and result.status in ("failed", "busy") and retry < len(RETRY_DELAYS):
+            # "busy": another poster holds the month; if it died, its lease expires and we finish the job.
+            delay = RETRY_DELAYS[retry] if result.status == "failed" else timedelta(seconds=LEASE_SECONDS + 30)
+            when = datetime.now(UTC) + delay
             log.warning("roundup: retrying at %s", when.isoformat())
             scheduler.add_job(job, "date", run_date=when, kwargs={"fire_time": fired, "retry": retry + 1})
 

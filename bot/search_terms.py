@@ -14,6 +14,7 @@ import unicodedata
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[^\W_]+")
+_QUERY_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[^\W_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _TITLE_NICK = re.compile(r"^\s*(?P<nick>[^:：]{2,40}?)\s*[:：]")
 _PAREN_NICK = re.compile(r"[(（]\s*(?P<nick>[A-Za-z][A-Za-z0-9\-]{1,19})\s*[)）]")
 
@@ -69,8 +70,9 @@ def compact(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Latin words and Chinese runs of a query, in order, normalised."""
-    return _WORD.findall(normalise(text))
+    """Latin words and Chinese runs of a query, in order, normalised; ``检索增强LM`` is two words, as the
+    index has them."""
+    return _QUERY_WORD.findall(normalise(text))
 
 
 def is_cjk(word: str) -> bool:

@@ -19,6 +19,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from bot import blocks
 from bot.config import Settings
 from bot.db import connect
+from bot.digest import DigestError
 from bot.replies import paper_reply
 from bot.store import load_file
 
@@ -57,8 +58,8 @@ def create_http_server(app: App, host: str, port: int) -> Any:
     return waitress.create_server(make_wsgi_app(app), host=host, port=port, threads=HTTP_THREADS, ident="paperbot")
 
 
-def serve_http(app: App, host: str, port: int) -> None:
-    server = create_http_server(app, host, port)
+def serve_http(server: Any, host: str) -> None:
+    """Run a server made by :func:`create_http_server` until interrupted."""
     log.info("paperbot listening on http://%s:%s%s", host, server.effective_port, EVENTS_PATH)
     print(f"paperbot: HTTP mode on http://{host}:{server.effective_port}{EVENTS_PATH} (Ctrl-C stops)", flush=True)
     server.run()
@@ -96,7 +97,10 @@ def run_demo(settings: Settings) -> int:
     """No Slack: load the bundled digests into the local database and show what ``/paper`` answers."""
     db = connect(settings.db_path)
     for path in bundled_digests():
-        print(load_file(db, path).describe())
+        try:
+            print(load_file(db, path).describe())
+        except DigestError as error:
+            print(f"skipped: {error}")
     print(f"database: {settings.db_path}\n")
     for query in DEMO_QUERIES:
         print(f"$ /paper {query}")

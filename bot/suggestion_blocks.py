@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot import mrkdwn
-from bot.blocks import Block, Message, actions, button, context, fit, section
+from bot.blocks import Block, Message, actions, button, context, fit, join_limited, section
 from bot.catalog import DigestView
 from bot.suggestions import MAX_WHY_CHARS, Suggestion
 from bot.surfaces import (
@@ -166,11 +166,13 @@ def home_view(
     """The App Home tab: the latest digest, the ranked suggestions (admins can remove), the user's own."""
     blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": "paperbot"}}]
     if digest is not None:
-        lines = "\n".join(
+        lines = [
             f"{p.position}. {mrkdwn.link(p.link, mrkdwn.truncate(p.title, 150)) if p.link else fit(p.title, 150)}"
             for p in digest.papers[:20]
-        )
-        blocks.append(section(f"*Latest digest: {digest.month}*\n{lines}"[:3000]))
+        ]
+        # Whole lines only: a cut through "<url|label>" would show raw markup.
+        shown = join_limited([f"*Latest digest: {digest.month}*", *lines], 3000)[0]
+        blocks.append(section(shown))
     else:
         blocks.append(section("No digest loaded yet."))
     blocks.append({"type": "divider"})

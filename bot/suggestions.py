@@ -245,6 +245,12 @@ def record_card(db: sqlite_utils.Database, suggestion_id: int, channel: str, ts:
         db.execute("UPDATE suggestions SET channel = ?, message_ts = ? WHERE id = ?", [channel, ts, suggestion_id])
 
 
+def forget_card(db: sqlite_utils.Database, suggestion_id: int) -> None:
+    """The card was deleted in Slack: votes go on without it (a later suggestion posts a new one)."""
+    with write_transaction(db):
+        db.execute("UPDATE suggestions SET channel = NULL, message_ts = NULL WHERE id = ?", [suggestion_id])
+
+
 def withdraw(db: sqlite_utils.Database, suggestion_id: int) -> None:
     """Delete a suggestion that turned out not to exist on arXiv (votes go with it)."""
     with write_transaction(db):

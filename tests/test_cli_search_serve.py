@@ -99,3 +99,60 @@ def test_serve_http_runs_the_real_server_end_to_end(tmp_path: Path) -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("revoked token", "Slack refused SLACK_BOT_TOKEN"),
+        ("slack unreachable", "cannot reach Slack at http://127.0.0.1:9/api/ (SLACK_API_URL)"),
+        ("port in use", "(--host/--port)"),
+        ("bad admins", "PAPERBOT_ADMINS must be comma-separated Slack user IDs"),
+        ("bad delay", "ARXIV_DELAY_SECONDS"),
+        ("bad schedule", "ROUNDUP_SCHEDULE"),
+        ("bad zone", "ROUNDUP_TIMEZONE"),
+    ],
+)
+def test_serve_start_up_failures_are_one_line_naming_the_cause(
+    db_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, case: str, message: str
+) -> None:
+    import socket
+
+    with FakeSlack(tokens={"xoxb-the-good-one"}) as fake, socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        env = {"SLACK_BOT_TOKEN": "xoxb-the-good-one", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": fake.api_url}
+        port = "0"
+        if case == "revoked token":
+            env["SLACK_BOT_TOKEN"] = "xoxb-revoked"
+        elif case == "slack unreachable":
+            env["SLACK_API_URL"] = "http://127.0.0.1:9/api/"
+        elif case == "port in use":
+            port = str(busy.getsockname()[1])
+        elif case == "bad admins":
+            env["PAPERBOT_ADMINS"] = "U1, bob"
+        elif case == "bad delay":
+            env["ARXIV_DELAY_SECONDS"] = "soon"
+        elif case == "bad schedule":
+            env.update(ROUNDUP_CHANNEL="C0ROUNDUP", ROUNDUP_SCHEDULE="0 9 31 2 *")
+        else:
+            env.update(ROUNDUP_CHANNEL="C0ROUNDUP", ROUNDUP_TIMEZONE="Mars/Olympus")
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        code = main(["serve", "--http", "--host", "127.0.0.1", "--port", port])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and err[-1].startswith("error: ") and message in err[-1], err
+    assert not any("Traceback" in line for line in err)
+
+
+def test_demo_skips_a_bad_bundled_digest_with_one_line(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "data" / "digests"
+    folder.mkdir(parents=True)
+    (folder / "2023-01.txt").write_bytes(SHIPPED_DIGEST.read_bytes())
+    (folder / "broken-2023-02.txt").write_bytes(b"\0binary")
+    assert main(["serve"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped: " in out and "broken-2023-02.txt" in out and "binary file" in out
+    assert "MusicLM" in out

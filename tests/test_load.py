@@ -186,3 +186,29 @@ def test_database_is_never_in_the_repository() -> None:
     tracked = subprocess.run(["git", "ls-files", "data"], cwd=REPO, capture_output=True, text=True).stdout
     assert ".db" not in tracked
     assert (REPO / "data" / "digests" / "2023-01.txt").read_bytes() == SHIPPED_DIGEST.read_bytes()
+
+
+def test_month_option_takes_one_file(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "load", "--month", "2023-05", str(SHIPPED_DIGEST), str(DATA / "digest-2023-02.md"))
+    assert code == 1 and out == "" and "give a single PATH" in err
+    assert not db_path.exists() or connect(db_path).execute("SELECT count(*) FROM digests").fetchone()[0] == 0
+
+
+def test_a_database_locked_by_another_process_is_one_line(
+    db_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    import bot.db
+
+    connect(db_path).close()
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    monkeypatch.setattr(bot.db, "BUSY_TIMEOUT_SECONDS", 0.2)
+    try:
+        code, _, err = run_cli(capsys, "load", str(SHIPPED_DIGEST))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "PAPERBOT_DB" in err and "locked" in err and "Traceback" not in err

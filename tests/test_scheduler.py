@@ -106,3 +106,14 @@ def test_previous_fire_time() -> None:
 def test_bad_schedules_name_the_variable(expression: str) -> None:
     with pytest.raises(ConfigError, match="ROUNDUP_SCHEDULE"):
         cron_trigger(expression, UTC_ZONE)
+
+
+def test_a_day_field_starting_with_a_star_is_anded_with_the_weekday_as_in_cron() -> None:
+    got = fires("0 9 */2 * 1", datetime(2024, 3, 14, tzinfo=UTC_ZONE), 3)  # odd days that are Mondays
+    assert [f.date().isoformat() for f in got] == ["2024-03-25", "2024-04-01", "2024-04-15"]
+
+
+@pytest.mark.parametrize("expression", ["0 9 31 2 *", "0 9 30 2 *", "0 9 31 4,6,9,11 *"])
+def test_a_date_that_never_comes_is_refused(expression: str) -> None:
+    with pytest.raises(ConfigError, match="never fires"):
+        cron_trigger(expression, UTC_ZONE)

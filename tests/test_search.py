@@ -101,6 +101,10 @@ TABLE = [
     ("扩散模型 training data", EXTRACT, True),
     ("GAN 扩散模型 效率", STYLEGAN, False),
     ("language models tools", TOOLFORMER, True),
+    # Chinese and Latin with no space between
+    ("检索增强LM", DSP, True),
+    ("水印llm", WATERMARK, True),
+    ("扩散模型training", EXTRACT, True),
 ]
 
 

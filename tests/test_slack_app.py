@@ -341,3 +341,23 @@ def test_hostile_input_over_http_gets_a_reply_and_pings_nobody(bot: RunningBot, 
     assert status == 200
     assert answer["text"] and answer["blocks"]
     assert_no_mention(answer)
+
+
+def test_slack_escaped_command_text_is_unescaped_once(bot: RunningBot) -> None:
+    # Slack sends & < > in slash-command text as entities; they must show as typed, escaped exactly once.
+    _, answer = bot.command("R&amp;D &lt;!channel&gt; zzzz")
+    text = all_text(answer)
+    assert "R&amp;D &lt;!channel&gt; zzzz" in text
+    assert "&amp;amp;" not in text and "&amp;lt;" not in text
+
+
+def test_long_lines_are_never_split_inside_an_entity() -> None:
+    from bot.blocks import split_sections
+
+    text = ("a&b<c>" * 900) + "\n" + ("<" * 7000)
+    chunks = split_sections(text)
+    assert all(len(chunk) <= 3000 for chunk in chunks)
+    for chunk in chunks:
+        assert re.sub(r"&(amp|lt|gt);", "", chunk).count("&") == 0, chunk[-10:]
+    joined = "".join(chunks).replace("\n", "")
+    assert joined.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == text.replace("\n", "")

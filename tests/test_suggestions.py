@@ -369,3 +369,38 @@ def test_app_home_shows_digest_ranked_suggestions_and_own(bot: RunningBot, db_pa
         assert (ACTION_REMOVE in home) is expect_remove
     assert "Your suggestions" in json.dumps(bot.fake.home_view("U1"))
     assert "You have not suggested a paper yet" in json.dumps(bot.fake.home_view("UADMIN"))
+
+
+def test_one_spurious_empty_answer_from_arxiv_does_not_delete_a_suggestion(
+    bot: RunningBot, arxiv: FakeArxivAPI, db_path: Path
+) -> None:
+    arxiv.fail_next("empty")
+    _, response_url = suggest_cmd(bot, "2312.00042")
+    [told] = bot.fake.wait_for_responses(1, response_url)
+    assert "Posted its card" in told["text"]
+    assert [s.arxiv_id for s in suggestions.open_suggestions(connect(db_path))] == ["2312.00042"]
+
+
+def test_votes_keep_working_after_the_card_was_deleted(bot: RunningBot, db_path: Path) -> None:
+    suggest_cmd(bot, "2305.01234")
+    bot.fake.wait_for_calls("chat.postMessage", 1)
+    [card] = cards(bot.fake)
+    from slack_sdk import WebClient
+
+    WebClient(token=BOT_TOKEN, base_url=bot.fake.api_url).chat_delete(channel=CHANNEL, ts=card["ts"])
+    suggestion = suggestions.open_suggestions(connect(db_path))[0]
+    response_url = click(bot, ACTION_VOTE, str(suggestion.id), "U77")
+    bot.fake.wait_for(lambda: suggestions.get_suggestion(connect(db_path), suggestion.id).message_ts is None)
+    assert suggestions.get_suggestion(connect(db_path), suggestion.id).votes == 2
+    assert not any("Sorry" in r.get("text", "") for r in bot.fake.responses(response_url))
+    # Suggesting it again posts a fresh card.
+    suggest_cmd(bot, "2305.01234", user="U78")
+    bot.fake.wait_for(lambda: len(cards(bot.fake)) == 1)
+    assert vote_count(cards(bot.fake)[0]) == 3
+
+
+def test_why_typed_in_slack_with_an_ampersand_shows_once_escaped(bot: RunningBot) -> None:
+    suggest_cmd(bot, "2305.01234 R&amp;D at its best")  # as Slack sends "R&D at its best"
+    bot.fake.wait_for_calls("chat.postMessage", 1)
+    text = json.dumps(cards(bot.fake)[0], ensure_ascii=False)
+    assert "R&amp;D at its best" in text and "&amp;amp;" not in text

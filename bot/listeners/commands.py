@@ -16,14 +16,21 @@ from bot import blocks, mrkdwn
 from bot.blocks import Message
 from bot.listeners import suggestions
 from bot.replies import paper_reply, parse_roundup_args, resolve_month
-from bot.roundup import RoundupError, post_roundup
+from bot.roundup import RoundupError, owner_name, post_roundup
 from bot.services import Services
 
 NOT_ADMIN = "Only paperbot admins can post the roundup (PAPERBOT_ADMINS). /paper roundup shows you a preview."
 
 
+def command_text(command: dict[str, Any]) -> str:
+    """What the user typed: Slack sends slash-command text with ``&``, ``<`` and ``>`` escaped as
+    entities; undo that once, so that "R&D" is not shown as ``R&amp;D`` after our own escaping."""
+    raw = str(command.get("text") or "")
+    return raw.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def _words(command: dict[str, Any]) -> tuple[str, str]:
-    text = " ".join(str(command.get("text") or "").split())
+    text = " ".join(command_text(command).split())
     head, _, rest = text.partition(" ")
     return head.lower(), rest
 
@@ -59,7 +66,7 @@ def paper_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
             month, channel = target
             ack(response_type="ephemeral", text=f"Posting the {month} roundup to {mrkdwn.channel(channel)}…")
         return
-    reply = paper_reply(services.db(), str(command.get("text") or ""))
+    reply = paper_reply(services.db(), command_text(command))
     ack(response_type="ephemeral", **reply.payload())
 
 
@@ -78,7 +85,9 @@ def paper_command_work(body: dict[str, Any], respond: Respond, context: BoltCont
     month, channel = target
     user = str(body.get("user_id"))
     try:
-        result = post_roundup(services.db(), services.posting_client(), month, channel, owner=f"admin {user}")
+        result = post_roundup(
+            services.db(), services.posting_client(), month, channel, owner=owner_name(f"admin {user}")
+        )
         text = result.describe()
     except RoundupError as error:
         text = str(error)

@@ -56,6 +56,9 @@ def publish_suggestion(services: Services, client: WebClient, suggestion_id: int
     if suggestion.title is None:
         note = _fetch_metadata(services, suggestion.arxiv_id)
         if note == "not found":
+            # arXiv sometimes answers with an empty feed by mistake: ask once more before believing it.
+            note = _fetch_metadata(services, suggestion.arxiv_id)
+        if note == "not found":
             suggestions.withdraw(db, suggestion_id)
             return f"arXiv has no paper {suggestion.arxiv_id}; the suggestion was not recorded. Check the id."
     with services.card_lock(suggestion_id):
@@ -63,13 +66,13 @@ def publish_suggestion(services: Services, client: WebClient, suggestion_id: int
         if suggestion is None:
             return CLOSED
         card = suggestion_card(suggestion)
-        if suggestion.channel and suggestion.message_ts:
-            client.chat_update(channel=suggestion.channel, ts=suggestion.message_ts, **card.payload())
+        if suggestion.channel and suggestion.message_ts and _update_card(services, client, suggestion.id):
             return "The card shows your vote." + note
         if channel is None:
             return "Recorded. It is listed in /paper suggestions and the App Home tab." + note
         try:
-            posted = client.chat_postMessage(channel=channel, unfurl_links=False, **card.payload())
+            # No blind retries: a timed-out post may have gone through, and a card must not appear twice.
+            posted = services.posting_client().chat_postMessage(channel=channel, unfurl_links=False, **card.payload())
         except SlackApiError as error:
             code = error.response.get("error") if error.response is not None else "error"
             if code in ("not_in_channel", "channel_not_found", "is_archived"):
@@ -93,19 +96,40 @@ def _fetch_metadata(services: Services, arxiv_id: str) -> str:
     except ArxivError as error:
         log.warning("arXiv metadata for suggestion %s not fetched: %s", arxiv_id, error)
         return " (arXiv did not answer; the title will appear once it does.)"
-    if arxiv_id in result.not_found or arxiv_id in result.failed:
+    if arxiv_id in result.not_found:
         return "not found"
+    if arxiv_id in result.failed:
+        return f" (arXiv's entry could not be read: {result.failed[arxiv_id]}.)"
     return ""
+
+
+CARD_GONE = ("message_not_found", "cant_update_message", "channel_not_found", "is_archived", "not_in_channel")
+
+
+def _update_card(services: Services, client: WebClient, suggestion_id: int) -> bool:
+    """Redraw the card in place (caller holds the card lock). A card that was deleted or can no longer be
+    edited is forgotten, so votes keep working; returns whether a card was updated."""
+    suggestion = suggestions.get_suggestion(services.db(), suggestion_id)
+    if suggestion is None or not (suggestion.channel and suggestion.message_ts):
+        return False
+    try:
+        client.chat_update(
+            channel=suggestion.channel, ts=suggestion.message_ts, **suggestion_card(suggestion).payload()
+        )
+    except SlackApiError as error:
+        code = error.response.get("error") if error.response is not None else None
+        if code not in CARD_GONE:
+            raise
+        log.info("suggestion %s: its card is gone (%s); forgetting it", suggestion_id, code)
+        suggestions.forget_card(services.db(), suggestion_id)
+        return False
+    return True
 
 
 def refresh_card(services: Services, client: WebClient, suggestion_id: int) -> None:
     """Redraw a suggestion's card (votes, removal) wherever it was posted."""
     with services.card_lock(suggestion_id):
-        suggestion = suggestions.get_suggestion(services.db(), suggestion_id)
-        if suggestion is not None and suggestion.channel and suggestion.message_ts:
-            client.chat_update(
-                channel=suggestion.channel, ts=suggestion.message_ts, **suggestion_card(suggestion).payload()
-            )
+        _update_card(services, client, suggestion_id)
 
 
 def publish_home(services: Services, client: WebClient, user_id: str) -> None:
