@@ -119,6 +119,19 @@ def m002_arxiv(db: sqlite_utils.Database) -> None:
     )
 
 
+_PAPERS_OF_NEW_ARXIV_ID = "SELECT id FROM papers WHERE arxiv_id = new.arxiv_id"
+
+
+def _rebuild_search(paper_ids: str) -> str:
+    """Trigger body: replace the search documents of ``paper_ids`` (an SQL list or sub-query) with what
+    ``paper_documents`` says now (nothing, for a paper left without entries)."""
+    return (
+        f"DELETE FROM paper_search WHERE rowid IN ({paper_ids});"
+        " INSERT INTO paper_search (rowid, title, nick, authors, body)"
+        f" SELECT paper_id, title, nick, authors, body FROM paper_documents WHERE paper_id IN ({paper_ids});"
+    )
+
+
 @MIGRATIONS()
 def m003_search(db: sqlite_utils.Database) -> None:
     """Full-text search: one FTS5 document per paper that has a digest entry, kept in sync by triggers.
@@ -149,41 +162,21 @@ def m003_search(db: sqlite_utils.Database) -> None:
         );
         CREATE VIRTUAL TABLE paper_search_vocab USING fts5vocab(paper_search, 'row');
 
-        CREATE TRIGGER entries_search_insert AFTER INSERT ON entries BEGIN
-            DELETE FROM paper_search WHERE rowid = new.paper_id;
-            INSERT INTO paper_search (rowid, title, nick, authors, body)
-                SELECT paper_id, title, nick, authors, body FROM paper_documents WHERE paper_id = new.paper_id;
-        END;
-        CREATE TRIGGER entries_search_update AFTER UPDATE ON entries BEGIN
-            DELETE FROM paper_search WHERE rowid IN (old.paper_id, new.paper_id);
-            INSERT INTO paper_search (rowid, title, nick, authors, body)
-                SELECT paper_id, title, nick, authors, body FROM paper_documents
-                WHERE paper_id IN (old.paper_id, new.paper_id);
-        END;
-        CREATE TRIGGER entries_search_delete AFTER DELETE ON entries BEGIN
-            DELETE FROM paper_search WHERE rowid = old.paper_id;
-            INSERT INTO paper_search (rowid, title, nick, authors, body)
-                SELECT paper_id, title, nick, authors, body FROM paper_documents WHERE paper_id = old.paper_id;
-        END;
-        CREATE TRIGGER papers_search_update AFTER UPDATE OF arxiv_id ON papers BEGIN
-            DELETE FROM paper_search WHERE rowid = new.id;
-            INSERT INTO paper_search (rowid, title, nick, authors, body)
-                SELECT paper_id, title, nick, authors, body FROM paper_documents WHERE paper_id = new.id;
-        END;
+        """
+        + "".join(
+            f"CREATE TRIGGER {name} {event} BEGIN {_rebuild_search(ids)} END;\n"
+            for name, event, ids in (
+                ("entries_search_insert", "AFTER INSERT ON entries", "new.paper_id"),
+                ("entries_search_update", "AFTER UPDATE ON entries", "old.paper_id, new.paper_id"),
+                ("entries_search_delete", "AFTER DELETE ON entries", "old.paper_id"),
+                ("papers_search_update", "AFTER UPDATE OF arxiv_id ON papers", "new.id"),
+                ("arxiv_search_insert", "AFTER INSERT ON arxiv_entries", _PAPERS_OF_NEW_ARXIV_ID),
+                ("arxiv_search_update", "AFTER UPDATE ON arxiv_entries", _PAPERS_OF_NEW_ARXIV_ID),
+            )
+        )
+        + """
         CREATE TRIGGER papers_search_delete AFTER DELETE ON papers BEGIN
             DELETE FROM paper_search WHERE rowid = old.id;
-        END;
-        CREATE TRIGGER arxiv_search_insert AFTER INSERT ON arxiv_entries BEGIN
-            DELETE FROM paper_search WHERE rowid IN (SELECT id FROM papers WHERE arxiv_id = new.arxiv_id);
-            INSERT INTO paper_search (rowid, title, nick, authors, body)
-                SELECT d.paper_id, d.title, d.nick, d.authors, d.body FROM paper_documents d
-                JOIN papers p ON p.id = d.paper_id WHERE p.arxiv_id = new.arxiv_id;
-        END;
-        CREATE TRIGGER arxiv_search_update AFTER UPDATE ON arxiv_entries BEGIN
-            DELETE FROM paper_search WHERE rowid IN (SELECT id FROM papers WHERE arxiv_id = new.arxiv_id);
-            INSERT INTO paper_search (rowid, title, nick, authors, body)
-                SELECT d.paper_id, d.title, d.nick, d.authors, d.body FROM paper_documents d
-                JOIN papers p ON p.id = d.paper_id WHERE p.arxiv_id = new.arxiv_id;
         END;
         """
     )
@@ -279,12 +272,9 @@ def m007_search_trigger_only_on_text_change(db: sqlite_utils.Database) -> None:
         DROP TRIGGER arxiv_search_update;
         CREATE TRIGGER arxiv_search_update AFTER UPDATE OF title, authors, abstract ON arxiv_entries
         WHEN old.title IS NOT new.title OR old.authors IS NOT new.authors OR old.abstract IS NOT new.abstract
-        BEGIN
-            DELETE FROM paper_search WHERE rowid IN (SELECT id FROM papers WHERE arxiv_id = new.arxiv_id);
-            INSERT INTO paper_search (rowid, title, nick, authors, body)
-                SELECT d.paper_id, d.title, d.nick, d.authors, d.body FROM paper_documents d
-                JOIN papers p ON p.id = d.paper_id WHERE p.arxiv_id = new.arxiv_id;
-        END;
+        BEGIN """
+        + _rebuild_search(_PAPERS_OF_NEW_ARXIV_ID)
+        + """ END;
         """
     )
 

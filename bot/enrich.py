@@ -687,6 +687,10 @@ def enrich_after_load(db: sqlite_utils.Database, settings: Settings, months: Seq
         say(f"arXiv failed ({report.error}); {report.pending} papers pending: run `paperbot enrich` later")
 
 
+BACKGROUND_CHUNK = 500
+"""Papers the bot's loop takes per pass: a database of 100,000 pending papers is not held in memory at once."""
+
+
 def run_background_enrichment(settings: Settings, stop: threading.Event, interval_seconds: float = 3600.0) -> None:
     """The bot's enrichment loop: enrich pending papers, then wait ``interval_seconds`` (or until ``stop``).
 
@@ -695,17 +699,21 @@ def run_background_enrichment(settings: Settings, stop: threading.Event, interva
     and a request under way is abandoned at its next read (at most its deadline).
     """
     while not stop.is_set():
+        more = False
         try:
             db = thread_db(settings.db_path)
             with ArxivClient.from_settings(settings, cancel=stop) as client:
-                report = enrich_pending(db, client, stop=stop)
+                report = enrich_pending(db, client, stop=stop, limit=BACKGROUND_CHUNK)
             if report.error:
                 log.warning("background enrichment stopped early: %s (%s)", report.error, report.summary())
             elif report.selected:
                 log.info("background enrichment: %s", report.summary())
+                more = report.selected >= BACKGROUND_CHUNK
         except (ConfigError, DatabaseError) as error:
             log.error("background enrichment cannot run: %s", error)
         except Exception:
             log.exception("background enrichment failed; trying again in %g s", interval_seconds)
+        if more:
+            continue  # a full chunk went well: take the next one now (the rate limiter spaces requests)
         if stop.wait(interval_seconds):
             return

@@ -116,6 +116,7 @@ def bot_process_env(**values: str) -> dict[str, str]:
 def fake_slack_env(fake: FakeSlack, db_path: Path, **values: str) -> dict[str, str]:
     """:func:`bot_process_env` for a bot on ``db_path`` that talks to ``fake`` (never the real Slack) and
     checks requests against the fakes' signing secret, with ``values`` set."""
+    values.setdefault("ARXIV_API_URL", "http://127.0.0.1:9/api/query")  # refused at once: never the real arXiv
     return bot_process_env(
         PAPERBOT_DB=str(db_path),
         SLACK_BOT_TOKEN=BOT_TOKEN,

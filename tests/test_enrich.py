@@ -482,3 +482,23 @@ def test_an_empty_answer_for_unknown_ids_is_believed_once_arxiv_answers_for_a_kn
     assert [r.id_list for r in api.requests[3:6]] == [["2307.99998", "2307.99999"]] * 3
     (probe,) = api.requests[6:]
     assert len(probe.id_list) == 1 and probe.id_list[0] in {row["arxiv_id"] for row in papers(db_path)}
+
+
+def test_background_loop_works_in_chunks_and_takes_the_next_at_once(
+    api: FakeArxivAPI, db_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.enrich
+
+    load(capsys, SHIPPED_DIGEST)
+    monkeypatch.setattr(bot.enrich, "BACKGROUND_CHUNK", 3)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_background_enrichment, args=(load_settings(), stop, 60.0))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and [r["enrich_status"] for r in papers(db_path)].count("pending"):
+        time.sleep(0.02)
+    stop.set()
+    thread.join(timeout=5)
+    # 10 papers, 3 per pass: every pass asked for at most 3, and the loop did not wait an interval in between.
+    assert [r["enrich_status"] for r in papers(db_path)].count("pending") == 0
+    assert all(len(r.id_list) <= 3 for r in api.requests)
