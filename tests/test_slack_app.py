@@ -361,3 +361,31 @@ def test_long_lines_are_never_split_inside_an_entity() -> None:
         assert re.sub(r"&(amp|lt|gt);", "", chunk).count("&") == 0, chunk[-10:]
     joined = "".join(chunks).replace("\n", "")
     assert joined.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == text.replace("\n", "")
+
+
+def test_full_summary_on_a_shared_card_goes_to_the_clicker_alone(fake: FakeSlack, tmp_path: Path) -> None:
+    long_summary = "这是一句用来测试的总结。" * 300
+    digest = tmp_path / "long-2023-08.txt"
+    digest.write_text(
+        f"1、Long Shared Paper\nhttps://arxiv.org/abs/2308.00001\nAda Lovelace.\n{long_summary}\n", encoding="utf-8"
+    )
+    db_path = tmp_path / "shared.db"
+    load_file(connect(db_path), digest)
+    with running_bot(bot_settings(fake, db_path), fake) as bot:
+        for ephemeral, replaces in ((False, False), (True, True)):
+            response_url = fake.response_url("full")
+            payload = block_actions_payload(ACTION_FULL_SUMMARY, "1", response_url=response_url)
+            payload["container"]["is_ephemeral"] = ephemeral
+            post(bot.events_url, interactive_body(payload), SIGNING_SECRET)
+            [reply] = fake.wait_for_responses(1, response_url)
+            assert reply["replace_original"] is replaces and reply["response_type"] == "ephemeral"
+
+
+def test_expired_response_url_outside_the_bots_channels_falls_back_to_a_direct_message(bot: RunningBot) -> None:
+    bot.fake.not_in_channel.add("C9")
+    response_url = bot.fake.response_url("worn")
+    payload = block_actions_payload(ACTION_OPEN, "1", response_url=response_url, user_id="U42", channel_id="C9")
+    for _ in range(6):
+        post(bot.events_url, interactive_body(payload), SIGNING_SECRET)
+    [dm] = bot.fake.wait_for_calls("chat.postMessage", 1)
+    assert dm.params["channel"] == "U42" and "expired" in dm.params["text"]

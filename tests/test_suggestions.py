@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -404,3 +405,25 @@ def test_why_typed_in_slack_with_an_ampersand_shows_once_escaped(bot: RunningBot
     bot.fake.wait_for_calls("chat.postMessage", 1)
     text = json.dumps(cards(bot.fake)[0], ensure_ascii=False)
     assert "R&amp;D at its best" in text and "&amp;amp;" not in text
+
+
+def test_a_refused_modal_does_nothing_after_the_ack(bot: RunningBot, db_path: Path) -> None:
+    suggestions.suggest(connect(db_path), "U4", ArxivRef("2305.04321"))  # U4 already voted for it
+    status, body = _submit(bot, {"type": "plain_text_input", "value": "2305.04321"}, "x" * 600, CHANNEL)
+    assert status == 200 and json.loads(body)["response_action"] == "errors"
+    assert "500" in json.loads(body)["errors"]["why"]
+    time.sleep(0.3)  # give a wrongly started lazy half the time to show itself
+    assert bot.fake.calls("chat.postMessage") == []
+
+
+def test_a_failing_modal_submission_gets_an_error_the_modal_can_show(fake: FakeSlack, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"not a database" * 100)
+    with running_bot(bot_settings(fake, broken), fake) as running:
+        values = {"paper": {"arxiv_id": {"type": "plain_text_input", "value": "2305.04321"}}}
+        payload = view_submission_payload(VIEW_SUGGEST, values)
+        payload["view"]["blocks"] = [{"type": "input", "block_id": "paper"}, {"type": "input", "block_id": "why"}]
+        status, _, body = post(running.events_url, interactive_body(payload), SIGNING_SECRET)
+    answer = json.loads(body)
+    assert status == 200 and answer["response_action"] == "errors"
+    assert answer["errors"]["paper"].startswith("Sorry, something went wrong")

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 from slack_bolt.context.respond import Respond
+from slack_sdk.errors import SlackApiError
 
 from bot import blocks, catalog
 from bot.catalog import PaperView
@@ -31,16 +32,26 @@ def _paper(body: dict[str, Any], context: BoltContext) -> PaperView | None:
 def _answer(
     body: dict[str, Any], respond: Respond, context: BoltContext, message: blocks.Message, **options: Any
 ) -> None:
-    """Answer through ``response_url``; once Slack refuses it (5 uses or 30 minutes), tell the user
-    with an ephemeral message instead of failing silently."""
+    """Answer through ``response_url``; once Slack refuses it (5 uses or 30 minutes: 404), tell the user
+    with an ephemeral message, or a direct message where the bot is not in the channel."""
     result = respond(**options, **message.payload())
     if result.status_code == 200:
         return
+    log.warning("response_url refused (%s %s)", result.status_code, result.body)
+    if result.status_code != 404:
+        raise RuntimeError(f"Slack refused the answer (HTTP {result.status_code}): {result.body}")
     channel = (body.get("channel") or {}).get("id")
     user = (body.get("user") or {}).get("id")
-    log.warning("response_url refused (%s %s); falling back to chat.postEphemeral", result.status_code, result.body)
-    if channel and user:
-        context.client.chat_postEphemeral(channel=channel, user=user, **blocks.notice(EXPIRED).payload())
+    if not user:
+        return
+    notice = blocks.notice(EXPIRED).payload()
+    try:
+        if channel:
+            context.client.chat_postEphemeral(channel=channel, user=user, **notice)
+            return
+    except SlackApiError as error:
+        log.info("cannot post an ephemeral message in %s (%s): sending a direct message", channel, error)
+    context.client.chat_postMessage(channel=user, **notice)
 
 
 def open_card(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
@@ -62,7 +73,9 @@ def share_card(body: dict[str, Any], respond: Respond, context: BoltContext) -> 
 
 
 def full_summary(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-    """Show the whole summary of a card that had to cut it."""
+    """Show the whole summary of a card that had to cut it: in place on the user's own (ephemeral) card,
+    and to the clicking user alone on a card shared in the channel, which must not change for everyone."""
     paper = _paper(body, context)
     message = blocks.paper_card(paper, full_summary=True) if paper else blocks.notice(GONE)
-    _answer(body, respond, context, message, replace_original=True, response_type="ephemeral")
+    own_card = bool((body.get("container") or {}).get("is_ephemeral"))
+    _answer(body, respond, context, message, replace_original=own_card, response_type="ephemeral")

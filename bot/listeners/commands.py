@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from bot import blocks, mrkdwn
 from bot.blocks import Message
 from bot.listeners import suggestions
+from bot.listeners.errors import ACCEPTED
 from bot.replies import paper_reply, parse_roundup_args, resolve_month
 from bot.roundup import RoundupError, owner_name, post_roundup
 from bot.services import Services
@@ -52,11 +53,18 @@ def _is_roundup_post(command: dict[str, Any]) -> bool:
     return head == "roundup" and parse_roundup_args(rest)[0]
 
 
+def has_work_after_ack(body: dict[str, Any]) -> bool:
+    """``suggest`` and ``roundup post`` continue after the ack (a Bolt listener matcher)."""
+    return _words(body)[0] == "suggest" or _is_roundup_post(body)
+
+
 def paper_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
     services: Services = context["services"]
     head, rest = _words(command)
     if head == "suggest":
-        ack(response_type="ephemeral", **suggestions.suggest_command(services, command, rest).payload())
+        reply = suggestions.suggest_command(services, command, rest)
+        context[ACCEPTED] = True
+        ack(response_type="ephemeral", **reply.payload())
         return
     if _is_roundup_post(command):
         target = _roundup_post_target(services, command)
@@ -64,6 +72,7 @@ def paper_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
             ack(response_type="ephemeral", **target.payload())
         else:
             month, channel = target
+            context[ACCEPTED] = True
             ack(response_type="ephemeral", text=f"Posting the {month} roundup to {mrkdwn.channel(channel)}…")
         return
     reply = paper_reply(services.db(), command_text(command))
@@ -72,6 +81,8 @@ def paper_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
 
 def paper_command_work(body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
     """The lazy half of ``/paper``: ``suggest`` and an admin's ``roundup post`` have work after the ack."""
+    if not context.get(ACCEPTED):
+        return
     services: Services = context["services"]
     head, rest = _words(body)
     if head == "suggest":

@@ -19,6 +19,10 @@ APOLOGY = "Sorry, something went wrong on paperbot's side. It has been logged; p
 
 log = logging.getLogger("bot.listeners")
 
+ACCEPTED = "paperbot_accepted"
+"""Set in the context by an ack listener that accepted the request: Bolt starts the lazy half even after
+the ack listener failed or answered with errors, and the lazy half must then do nothing."""
+
 
 def report(error: BaseException, body: dict[str, Any]) -> None:
     """Log the failure with its traceback and what the user was doing."""
@@ -28,9 +32,13 @@ def report(error: BaseException, body: dict[str, Any]) -> None:
 
 
 def handle_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
-    """``@app.error``: for a slash command the apology is the HTTP answer itself (ephemeral)."""
+    """``@app.error``: the apology is the HTTP answer itself: an ephemeral message for a slash command,
+    an error under the modal's first input for a modal submission (the only answer a modal accepts)."""
     report(error, body)
-    payload = {"response_type": "ephemeral", "text": APOLOGY}
+    payload: dict[str, Any] = {"response_type": "ephemeral", "text": APOLOGY}
+    if body.get("type") == "view_submission":
+        inputs = [b.get("block_id") for b in (body.get("view") or {}).get("blocks") or [] if b.get("type") == "input"]
+        payload = {"response_action": "errors", "errors": {inputs[0]: APOLOGY[:150]}} if inputs else {}
     return BoltResponse(status=200, body=json.dumps(payload), headers={"content-type": "application/json"})
 
 

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from bot import blocks, catalog, mrkdwn, suggestions
 from bot.arxiv_ids import find_arxiv_refs, parse_arxiv_ref
 from bot.blocks import Message
+from bot.listeners.errors import ACCEPTED
 from bot.services import Services
 from bot.suggestion_blocks import home_view, suggest_modal, suggestion_card, suggestion_list
 from bot.suggestions import EXAMPLE, SuggestResult, parse_suggest_args, suggest
@@ -276,11 +277,14 @@ def submit_ack(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     elif result.outcome in ("limit", "picked_before", "in_digest"):
         ack(response_action="errors", errors={"paper": result.message[:150]})
     else:
+        context[ACCEPTED] = True
         ack()
 
 
 def submit_work(body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
     """After the modal closed: post or update the card, and tell the user in a DM."""
+    if not context.get(ACCEPTED):
+        return  # the modal showed an error and stays open
     services: Services = context["services"]
     raw, _, channel = _submitted(body)
     ref = parse_arxiv_ref(raw)
