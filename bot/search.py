@@ -154,10 +154,12 @@ def _corrected_terms(db: sqlite_utils.Database, terms: list[str]) -> list[str]:
     return fixed
 
 
-def _exact(paper: PaperView, nicks: str, wanted: str) -> bool:
-    """The query is the paper's nickname, its title, or its title before the colon."""
-    titles = {compact(paper.digest_title), compact(paper.title)}
-    return wanted in titles or any(wanted == compact(nick) for nick in nicks.split())
+def _exact(titles: str, nicks: str, wanted: str) -> bool:
+    """The query is one of the paper's titles (digest or arXiv; the index joins them with " | ") or one
+    of its nicknames."""
+    return any(wanted == compact(title) for title in titles.split(" | ")) or any(
+        wanted == compact(nick) for nick in nicks.split()
+    )
 
 
 def _decide(
@@ -170,16 +172,13 @@ def _decide(
     partial: bool,
 ) -> SearchResult:
     wanted = compact(understood)
-    nick_rows = db.execute(
-        f"SELECT rowid, nick FROM paper_search WHERE rowid IN ({', '.join('?' * len(ranked))})",
+    # The index's own columns tell exact matches apart: no card is read for a candidate not shown.
+    rows = db.execute(
+        f"SELECT rowid, title, nick FROM paper_search WHERE rowid IN ({', '.join('?' * len(ranked))})",
         [paper_id for paper_id, _ in ranked],
     ).fetchall()
-    nicks = {int(row[0]): str(row[1]) for row in nick_rows}
-    exact_ids: list[int] = []
-    for paper_id, _ in ranked:
-        paper = catalog.get_paper(db, paper_id) if len(exact_ids) < limit else None
-        if paper is not None and _exact(paper, nicks.get(paper_id, ""), wanted):
-            exact_ids.append(paper_id)
+    exact = {int(row[0]) for row in rows if _exact(str(row[1]), str(row[2]), wanted)}
+    exact_ids = [paper_id for paper_id, _ in ranked if paper_id in exact][:limit]
     order = exact_ids + [paper_id for paper_id, _ in ranked if paper_id not in exact_ids]
     papers = tuple(catalog.get_papers(db, order[:limit]))
     scores = dict(ranked)
