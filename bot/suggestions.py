@@ -125,6 +125,14 @@ def get_suggestion(db: sqlite_utils.Database, suggestion_id: int) -> Suggestion 
     return _suggestion(row) if row else None
 
 
+def find_open(db: sqlite_utils.Database, arxiv_id: str) -> Suggestion | None:
+    """The open suggestion of a paper, if any (there is at most one)."""
+    row = db.execute(
+        _SELECT + " WHERE s.arxiv_id = ? AND s.included_in IS NULL AND s.removed_by IS NULL", [arxiv_id]
+    ).fetchone()
+    return _suggestion(row) if row else None
+
+
 def open_suggestions(db: sqlite_utils.Database, limit: int = 50) -> list[Suggestion]:
     """Open suggestions ranked by votes, earlier first on ties."""
     rows = db.execute(

@@ -164,10 +164,10 @@ def suggest_command_work(
     ref, _ = parse_suggest_args(rest)
     if ref is None:
         return
-    open_now = [s for s in suggestions.open_suggestions(services.db(), 1000) if s.arxiv_id == ref.id]
-    if not open_now or str(body.get("user_id")) not in open_now[0].voters:
+    suggestion = suggestions.find_open(services.db(), ref.id)
+    if suggestion is None or str(body.get("user_id")) not in suggestion.voters:
         return  # refused in the ack (limit, too long, already in a digest…): nothing to do
-    text = publish_suggestion(services, client, open_now[0].id, str(body.get("channel_id")))
+    text = publish_suggestion(services, client, suggestion.id, str(body.get("channel_id")))
     respond(response_type="ephemeral", replace_original=False, **blocks.notice(text).payload())
 
 
@@ -291,11 +291,11 @@ def submit_work(body: dict[str, Any], respond: Respond, context: BoltContext, cl
     user_id = str((body.get("user") or {}).get("id"))
     if ref is None:
         return
-    open_now = [s for s in suggestions.open_suggestions(services.db(), 1000) if s.arxiv_id == ref.id]
-    if not open_now or user_id not in open_now[0].voters:
+    suggestion = suggestions.find_open(services.db(), ref.id)
+    if suggestion is None or user_id not in suggestion.voters:
         return
     target = channel or services.settings.roundup_channel
-    text = publish_suggestion(services, client, open_now[0].id, target)
+    text = publish_suggestion(services, client, suggestion.id, target)
     client.chat_postMessage(channel=user_id, text=mrkdwn.escape(f"Your suggestion of arXiv {ref.id}: {text}"))
 
 
