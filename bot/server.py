@@ -106,6 +106,7 @@ def run_demo(settings: Settings) -> int:
         print(f"$ /paper {query}")
         print(blocks.render_text(paper_reply(db, query)))
         print()
-    print("Try more with `paperbot search QUERY` (or `--json` for the Slack payload).\n")
+    print("Try more with `paperbot search QUERY` (or `--json` for the Slack payload); `paperbot enrich` fetches")
+    print("arXiv's metadata (canonical titles, full author lists), `paperbot roundup` prints the monthly roundup.\n")
     print(CONNECT_HELP)
     return 0
