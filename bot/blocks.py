@@ -222,8 +222,15 @@ def choices(query: str, papers: Sequence[PaperView], *, corrected: str | None = 
     return Message(text=text, blocks=tuple(blocks))
 
 
-def nothing_found(query: str, *, arxiv_id: str | None = None, browse: Sequence[PaperView] = ()) -> Message:
-    """No match: say so, show what there is, and what to try."""
+def nothing_found(
+    query: str,
+    *,
+    arxiv_id: str | None = None,
+    closest: Sequence[PaperView] = (),
+    browse: Sequence[PaperView] = (),
+) -> Message:
+    """No match: say so, show the closest titles (or, failing those, what the latest digest has), and
+    what to try."""
     if arxiv_id:
         url = f"https://arxiv.org/abs/{arxiv_id}"
         head = f"arXiv {mrkdwn.link(url, arxiv_id)} is not in any digest yet."
@@ -232,9 +239,10 @@ def nothing_found(query: str, *, arxiv_id: str | None = None, browse: Sequence[P
     else:
         head = "Tell me what to look for."
     blocks: list[Block] = [section(head)]
-    if browse:
-        lines = "\n".join(f"• {title_link(paper)} ({paper.month} #{paper.position})" for paper in browse)
-        blocks.append(section(f"The latest digest has, for example:\n{lines}"))
+    for heading, papers in (("The closest titles:", closest), ("The latest digest has, for example:", browse)):
+        if papers:
+            lines = "\n".join(f"• {title_link(paper)} ({paper.month} #{paper.position})" for paper in papers)
+            blocks.append(section(f"{heading}\n{lines}"))
     blocks.append(
         context(
             f"Try a nickname (`{COMMAND} musiclm`), title words, an arXiv id or link, an author "

@@ -93,5 +93,8 @@ def search_reply(db: sqlite_utils.Database, query: str) -> Message:
         return blocks.paper_card(result.papers[0], corrected=result.corrected)
     if result.kind == "choices":
         return blocks.choices(query, result.papers, corrected=result.corrected, partial=result.partial)
-    browse = catalog.some_titles(db) if result.arxiv_ref is None else []
-    return blocks.nothing_found(query, arxiv_id=result.arxiv_ref.id if result.arxiv_ref else None, browse=browse)
+    if result.arxiv_ref is not None:
+        return blocks.nothing_found(query, arxiv_id=result.arxiv_ref.id)
+    if result.papers:
+        return blocks.nothing_found(query, closest=result.papers)
+    return blocks.nothing_found(query, browse=catalog.some_titles(db))

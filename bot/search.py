@@ -86,8 +86,21 @@ def search(db: sqlite_utils.Database, query: str, limit: int = 5) -> SearchResul
         ranked = _ranked(db, " OR ".join(_term_expression(term) for term in terms))
         partial = bool(ranked)
     if not ranked:
-        return SearchResult(query=text, kind="none")
+        return SearchResult(query=text, kind="none", papers=_closest(db, terms, limit))
     return _decide(db, text, corrected or text, ranked, limit, corrected, partial)
+
+
+def _closest(db: sqlite_utils.Database, terms: list[str], limit: int) -> tuple[PaperView, ...]:
+    """For a query that matched nothing: the papers whose words share the longest beginning with one of
+    the query's words (``transformxyz`` → the papers with ``transform…``), best first. Empty when even the
+    first three letters match nothing."""
+    latin = sorted((t for t in terms if not is_cjk(t) and len(t) >= 4 and t.isascii()), key=len, reverse=True)
+    for term in latin[:3]:
+        for size in range(len(term) - 1, 2, -1):
+            if _known(db, term[:size]):
+                ranked = _ranked(db, _quote(term[:size]) + "*")
+                return tuple(catalog.get_papers(db, [paper_id for paper_id, _ in ranked[:limit]]))
+    return ()
 
 
 def _single_ref(text: str) -> ArxivRef | None:

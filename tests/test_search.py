@@ -177,3 +177,15 @@ def test_index_follows_edits_through_triggers(db: sqlite_utils.Database, tmp_pat
     )
     assert search(own, "christian frank").papers[0].arxiv_id == "2301.11325"
     assert search(own, "high fidelity").papers[0].arxiv_id == "2301.11325"
+
+
+def test_nothing_found_offers_the_closest_titles(db: sqlite_utils.Database) -> None:
+    from bot.blocks import render_text
+    from bot.replies import paper_reply
+
+    result = search(db, "transformerzzz")
+    assert result.kind == "none" and [p.digest_title for p in result.papers] == [TRACR]
+    text = render_text(paper_reply(db, "musicgenerator"))
+    assert "The closest titles:" in text and "MusicLM" in text
+    nothing_close = render_text(paper_reply(db, "qqqzzzz"))
+    assert "The latest digest has, for example:" in nothing_close
