@@ -279,6 +279,28 @@ def m007_search_trigger_only_on_text_change(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m008_search_version(db: sqlite_utils.Database) -> None:
+    """A counter that moves whenever the search index may have changed, so that readers can cache what
+    they derive from it (the spelling-correction vocabulary, bot.search) and know when to drop it."""
+    bump = "UPDATE search_state SET version = version + 1;"
+    db.executescript(
+        "CREATE TABLE search_state (version INTEGER NOT NULL);"
+        " INSERT INTO search_state (version) VALUES (0);"
+        + "".join(
+            f"CREATE TRIGGER search_version_{name} AFTER {event} BEGIN {bump} END;"
+            for name, event in (
+                ("entries_insert", "INSERT ON entries"),
+                ("entries_update", "UPDATE ON entries"),
+                ("entries_delete", "DELETE ON entries"),
+                ("papers_update", "UPDATE OF arxiv_id ON papers"),
+                ("arxiv_insert", "INSERT ON arxiv_entries"),
+                ("arxiv_update", "UPDATE OF title, authors, abstract ON arxiv_entries"),
+            )
+        )
+    )
+
+
 _local = threading.local()
 
 

@@ -17,6 +17,7 @@ Cost: one FTS query per step tried, plus one vocabulary lookup per unknown word 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -154,17 +155,36 @@ def _corrected_terms(db: sqlite_utils.Database, terms: list[str]) -> list[str]:
         if is_cjk(term) or not 4 <= len(term) <= MAX_CORRECTED_LENGTH or not term.isascii() or _known(db, term):
             fixed.append(term)
             continue
-        candidates = sorted(edits1(term))
-        placeholders = ", ".join("?" * len(candidates))
-        rows = db.execute(
-            f"SELECT term, doc FROM paper_search_vocab WHERE term IN ({placeholders})", candidates
-        ).fetchall()
-        if rows:
-            best = max(rows, key=lambda row: (int(row[1]), row[0]))
-            fixed.append(str(best[0]))
-        else:
-            fixed.append(term)
+        vocabulary = _vocabulary(db)
+        found = [(vocabulary[candidate], candidate) for candidate in edits1(term) if candidate in vocabulary]
+        fixed.append(max(found)[1] if found else term)
     return fixed
+
+
+_vocabulary_lock = threading.Lock()
+_vocabularies: dict[str, tuple[int, dict[str, int]]] = {}
+
+
+def _vocabulary(db: sqlite_utils.Database) -> dict[str, int]:
+    """Every indexed word with the number of papers that have it, shared by all threads of the process
+    and rebuilt when ``search_state.version`` moves (a load, an enrichment). Looking up ~700 spelling
+    candidates in FTS5's vocabulary table costs ~6 ms at 100,000 papers; in this dict, ~0.1 ms."""
+    version = int(db.execute("SELECT version FROM search_state").fetchone()[0])
+    key = _database_key(db)
+    cached = _vocabularies.get(key)
+    if cached is None or cached[0] != version:
+        with _vocabulary_lock:
+            cached = _vocabularies.get(key)
+            if cached is None or cached[0] != version:
+                words = {str(term): int(doc) for term, doc in db.execute("SELECT term, doc FROM paper_search_vocab")}
+                cached = _vocabularies[key] = (version, words)
+    return cached[1]
+
+
+def _database_key(db: sqlite_utils.Database) -> str:
+    """The database file (or, for a private in-memory database, its connection)."""
+    path = next((str(row[2]) for row in db.execute("PRAGMA database_list") if row[1] == "main"), "")
+    return path or f"memory:{id(db.conn)}"
 
 
 def _exact(titles: str, nicks: str, wanted: str) -> bool:

@@ -71,7 +71,7 @@ def snapshot(path: Path) -> list[tuple[object, ...]]:
         ordinary = [name for name, is_virtual in tables if not (is_virtual or name.startswith(shadow_prefixes))]
         rows: list[tuple[object, ...]] = []
         for table in ordinary:
-            rows += [(table, *row) for row in conn.execute(f"SELECT * FROM [{table}] ORDER BY 1, 2")]
+            rows += sorted(((table, *row) for row in conn.execute(f"SELECT * FROM [{table}]")), key=repr)
         return rows
 
 

@@ -189,3 +189,12 @@ def test_nothing_found_offers_the_closest_titles(db: sqlite_utils.Database) -> N
     assert "The closest titles:" in text and "MusicLM" in text
     nothing_close = render_text(paper_reply(db, "qqqzzzz"))
     assert "The latest digest has, for example:" in nothing_close
+
+
+def test_spelling_vocabulary_follows_new_digests(tmp_path: Path) -> None:
+    own = connect(tmp_path / "vocab.db")
+    load_file(own, SHIPPED_DIGEST)
+    assert search(own, "toolfromer").kind == "none"  # the vocabulary is built (and cached) here
+    load_file(own, DATA / "digest-2023-02.md")
+    result = search(own, "toolfromer")
+    assert result.corrected == "toolformer" and result.papers[0].digest_title == TOOLFORMER
