@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.arxiv_ids import ArxivRef, find_arxiv_refs, parse_arxiv_ref
 from bot.digest import Digest, DigestError, decode_digest, normalise_title, parse_digest
@@ -262,3 +264,57 @@ def test_find_arxiv_refs_in_free_text() -> None:
         "not 12301.11325 or version 1.2.3 or https://arxiv.org/pdf/2212.14..."
     )
     assert find_arxiv_refs(text) == [ArxivRef("2301.11325", 2), ArxivRef("2301.10226")]
+
+
+PIECES = st.sampled_from(
+    [
+        "1、",
+        "2. ",
+        "3) ",
+        "## 1. ",
+        "# ",
+        "https://arxiv.org/abs/2301.11325",
+        "https://arxiv.org/pdf/2212.14...",
+        "By ",
+        "Authors: ",
+        "Ada Lovelace, Alan Turing.",
+        "et al.",
+        "[1] “T” by A, 2021.",
+        "作者：X",
+        "Source: ",
+        "---",
+        "\n",
+        "\n\n",
+        "水印",
+        "- ",
+        "(MAV3D)",
+        "\x00",
+        "\r\n",
+        "…",
+        "arXiv:",
+        "hep-th/9901001v2",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(PIECES, st.text(max_size=30)), max_size=40).map("".join))
+def test_any_text_parses_or_is_refused_with_a_reason(text: str) -> None:
+    try:
+        digest = parse_digest(text, source="fuzz-2023-01.txt")
+    except DigestError as error:
+        assert str(error).startswith("fuzz-2023-01.txt") and error.reason
+        return
+    assert digest.papers and all(paper.title for paper in digest.papers)
+    assert [paper.position for paper in digest.papers] == list(range(1, len(digest.papers) + 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_any_bytes_decode_or_are_refused_with_a_reason(data: bytes) -> None:
+    try:
+        text, encoding = decode_digest(data, "fuzz.txt")
+    except DigestError as error:
+        assert error.reason
+        return
+    assert encoding in ("utf-8", "gb18030") and isinstance(text, str)
