@@ -19,6 +19,7 @@ from tests.fakes.signing import (
     block_actions_payload,
     event_body,
     interactive_body,
+    shortcut_payload,
     signed_headers,
     slash_command_body,
     view_submission_payload,
@@ -90,17 +91,8 @@ def test_every_declared_shortcut_view_and_event_is_handled(
         return app.dispatch(BoltRequest(body=body, headers=signed_headers(body, SIGNING_SECRET))).status
 
     for entry in manifest["features"]["shortcuts"]:
-        kind = "message_action" if entry["type"] == "message" else "shortcut"
-        payload = {
-            "type": kind,
-            "callback_id": entry["callback_id"],
-            "trigger_id": "t",
-            "user": {"id": "U1"},
-            "team": {"id": "T000TEST"},
-            "channel": {"id": "C1"},
-            "message": {"text": "", "ts": "1.1"},
-            "response_url": fake.response_url(),
-        }
+        message = {"text": "", "ts": "1.1"} if entry["type"] == "message" else None
+        payload = shortcut_payload(entry["callback_id"], message=message, response_url=fake.response_url())
         assert dispatch(interactive_body(payload)) == 200, entry
     fake.wait_for_calls("views.open", len(manifest["features"]["shortcuts"]))
     for callback_id in surfaces.VIEWS:
@@ -109,17 +101,4 @@ def test_every_declared_shortcut_view_and_event_is_handled(
     for event in manifest["settings"]["event_subscriptions"]["bot_events"]:
         assert dispatch(event_body({"type": event, "user": "U1", "tab": "home", "event_ts": "1.1"})) == 200
     fake.wait_for_calls("views.publish", 1)
-    assert (
-        dispatch(
-            interactive_body(
-                {
-                    "type": "shortcut",
-                    "callback_id": "not_ours",
-                    "trigger_id": "t",
-                    "user": {"id": "U1"},
-                    "team": {"id": "T000TEST"},
-                }
-            )
-        )
-        == 404
-    )
+    assert dispatch(interactive_body(shortcut_payload("not_ours"))) == 404

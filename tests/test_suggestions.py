@@ -30,6 +30,7 @@ from tests.fakes.signing import (
     event_body,
     interactive_body,
     post,
+    shortcut_payload,
     view_submission_payload,
 )
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
@@ -276,17 +277,9 @@ def test_message_shortcut_offers_the_links_found(bot: RunningBot) -> None:
         "ts": "1700000000.000200",
         "text": "read <https://arxiv.org/abs/2305.01234v2> and arXiv:2305.04321, not 2212.14",
     }
-    payload = {
-        "type": "message_action",
-        "callback_id": SHORTCUT_MESSAGE,
-        "trigger_id": "t-1",
-        "user": {"id": "U1"},
-        "channel": {"id": CHANNEL},
-        "team": {"id": "T000TEST"},
-        "message": message,
-        "response_url": bot.fake.response_url("m"),
-        "message_ts": message["ts"],
-    }
+    payload = shortcut_payload(
+        SHORTCUT_MESSAGE, message=message, user_id="U1", channel_id=CHANNEL, response_url=bot.fake.response_url("m")
+    )
     status, _, _ = post(bot.events_url, interactive_body(payload), SIGNING_SECRET)
     assert status == 200
     [call] = bot.fake.wait_for_calls("views.open", 1)
@@ -298,29 +291,17 @@ def test_message_shortcut_offers_the_links_found(bot: RunningBot) -> None:
 
 
 def test_message_without_links_gets_a_modal_that_says_so(bot: RunningBot) -> None:
-    payload = {
-        "type": "message_action",
-        "callback_id": SHORTCUT_MESSAGE,
-        "trigger_id": "t-2",
-        "user": {"id": "U1"},
-        "channel": {"id": CHANNEL},
-        "team": {"id": "T000TEST"},
-        "message": {"type": "message", "text": "no papers here", "ts": "1.2"},
-        "response_url": bot.fake.response_url("m"),
-    }
+    message = {"type": "message", "text": "no papers here", "ts": "1.2"}
+    payload = shortcut_payload(
+        SHORTCUT_MESSAGE, message=message, user_id="U1", channel_id=CHANNEL, response_url=bot.fake.response_url("m")
+    )
     post(bot.events_url, interactive_body(payload), SIGNING_SECRET)
     [call] = bot.fake.wait_for_calls("views.open", 1)
     assert "has no arXiv link" in json.dumps(call.params["view"]) and "submit" not in call.params["view"]
 
 
 def test_global_shortcut_opens_an_empty_link_field(bot: RunningBot) -> None:
-    payload = {
-        "type": "shortcut",
-        "callback_id": SHORTCUT_GLOBAL,
-        "trigger_id": "t-3",
-        "user": {"id": "U1"},
-        "team": {"id": "T000TEST"},
-    }
+    payload = shortcut_payload(SHORTCUT_GLOBAL, user_id="U1")
     post(bot.events_url, interactive_body(payload), SIGNING_SECRET)
     [call] = bot.fake.wait_for_calls("views.open", 1)
     element = call.params["view"]["blocks"][0]["element"]

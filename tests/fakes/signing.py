@@ -35,6 +35,7 @@ __all__ = [
     "event_body",
     "interactive_body",
     "post",
+    "shortcut_payload",
     "sign",
     "signed_headers",
     "slash_command_body",
@@ -151,12 +152,7 @@ def block_actions_payload(
     msg = message or {"type": "message", "user": BOT_USER_ID, "ts": message_ts, "text": ""}
     return {
         "type": "block_actions",
-        "user": {
-            "id": user_id,
-            "username": f"user_{user_id.lower()}",
-            "name": f"user_{user_id.lower()}",
-            "team_id": team_id,
-        },
+        "user": _user(user_id, team_id),
         "api_app_id": APP_ID,
         "token": VERIFICATION_TOKEN,
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": False},
@@ -170,6 +166,41 @@ def block_actions_payload(
         "response_url": response_url,
         "actions": [action],
     }
+
+
+def _user(user_id: str, team_id: str) -> dict[str, str]:
+    return {"id": user_id, "username": f"user_{user_id.lower()}", "name": f"user_{user_id.lower()}", "team_id": team_id}
+
+
+def shortcut_payload(
+    callback_id: str,
+    *,
+    message: dict[str, Any] | None = None,
+    user_id: str = "U123",
+    channel_id: str = "C123",
+    response_url: str = DEFAULT_RESPONSE_URL,
+    team_id: str = TEAM_ID,
+) -> dict[str, Any]:
+    """A global ``shortcut`` payload, or a ``message_action`` (message shortcut) when ``message`` is given."""
+    payload: dict[str, Any] = {
+        "type": "shortcut",
+        "callback_id": callback_id,
+        "trigger_id": _trigger_id(),
+        "user": _user(user_id, team_id),
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "api_app_id": APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "action_ts": f"{time.time():.6f}",
+    }
+    if message is not None:
+        payload.update(
+            type="message_action",
+            channel={"id": channel_id, "name": channel_id.lower()},
+            message=message,
+            message_ts=message.get("ts", ""),
+            response_url=response_url,
+        )
+    return payload
 
 
 def view_submission_payload(
@@ -186,12 +217,7 @@ def view_submission_payload(
     return {
         "type": "view_submission",
         "team": {"id": team_id, "domain": TEAM_DOMAIN},
-        "user": {
-            "id": user_id,
-            "username": f"user_{user_id.lower()}",
-            "name": f"user_{user_id.lower()}",
-            "team_id": team_id,
-        },
+        "user": _user(user_id, team_id),
         "api_app_id": APP_ID,
         "token": VERIFICATION_TOKEN,
         "trigger_id": _trigger_id(),
