@@ -295,7 +295,11 @@ def m008_search_version(db: sqlite_utils.Database) -> None:
                 ("entries_delete", "DELETE ON entries"),
                 ("papers_update", "UPDATE OF arxiv_id ON papers"),
                 ("arxiv_insert", "INSERT ON arxiv_entries"),
-                ("arxiv_update", "UPDATE OF title, authors, abstract ON arxiv_entries"),
+                (
+                    "arxiv_update",
+                    "UPDATE OF title, authors, abstract ON arxiv_entries WHEN old.title IS NOT new.title"
+                    " OR old.authors IS NOT new.authors OR old.abstract IS NOT new.abstract",
+                ),
             )
         )
     )
