@@ -15,10 +15,12 @@ import re
 import sqlite3
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import DatabaseError, connect
@@ -125,9 +127,11 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Socket Mode when SLACK_APP_TOKEN is set and --http is not given, else HTTP; no token: a demo."""
+    """Socket Mode when SLACK_APP_TOKEN is set and --http is not given, else HTTP; no token: a demo.
+
+    Everything that can fail at start (settings, the database, Slack accepting the tokens, the port) is
+    done before any background work starts, and fails with one line."""
     from bot import server
-    from bot.app import build_app
 
     if settings.slack_bot_token is None:
         if args.http:
@@ -136,20 +140,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     socket_mode = settings.slack_app_token is not None and not args.http
     check_serve_settings(settings, socket_mode=socket_mode, scheduler=not args.no_scheduler)
     connect(settings.db_path)  # create and migrate before any listener thread opens it
+    with _quiet_libraries():
+        run = _start_slack(settings, args, socket_mode)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        app = build_app(settings, socket_mode=socket_mode)
-    except BoltError as error:
-        raise CommandError(f"Slack refused SLACK_BOT_TOKEN ({error})") from None
-    except OSError as error:
-        reason = getattr(error, "reason", None) or error
-        raise CommandError(f"cannot reach Slack at {settings.slack_api_url} (SLACK_API_URL): {reason}") from None
-    http_server = None
-    if not socket_mode:
-        try:
-            http_server = server.create_http_server(app, args.host, args.port)
-        except (OSError, ValueError) as error:
-            raise CommandError(f"cannot listen on {args.host}:{args.port} (--host/--port): {error}") from None
     scheduler = None
     if not args.no_scheduler:
         from bot.app import make_web_client
@@ -163,15 +156,53 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         target=run_background_enrichment, args=(settings, stop), name="paperbot-enrich", daemon=True
     ).start()
     try:
-        if http_server is None:
-            server.serve_socket_mode(app, str(settings.slack_app_token))
-        else:
-            server.serve_http(http_server, args.host)
+        run()
     finally:
         stop.set()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
     return 0
+
+
+@contextmanager
+def _quiet_libraries() -> Iterator[None]:
+    """While starting, a failure is reported as one line by us: keep the libraries' retry logs out."""
+    loggers = [logging.getLogger(name) for name in ("slack_sdk", "slack_bolt", "bot.app")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _start_slack(settings: Settings, args: argparse.Namespace, socket_mode: bool) -> Callable[[], None]:
+    """Build the app, have Slack accept the tokens and bind the port (or open the Socket Mode connection);
+    returns what serves until interrupted."""
+    from bot import server
+    from bot.app import build_app
+
+    try:
+        app = build_app(settings, socket_mode=socket_mode)
+    except BoltError as error:
+        raise CommandError(f"Slack refused SLACK_BOT_TOKEN ({error})") from None
+    except OSError as error:
+        reason = getattr(error, "reason", None) or error
+        raise CommandError(f"cannot reach Slack at {settings.slack_api_url} (SLACK_API_URL): {reason}") from None
+    if socket_mode:
+        try:
+            handler = server.connect_socket_mode(app, str(settings.slack_app_token))
+        except (SlackApiError, BoltError, OSError) as error:
+            reason = error.response.get("error") if isinstance(error, SlackApiError) else error
+            raise CommandError(f"Slack refused the Socket Mode connection (SLACK_APP_TOKEN): {reason}") from None
+        return lambda: server.serve_socket_mode(handler)
+    try:
+        http_server = server.create_http_server(app, args.host, args.port)
+    except (OSError, ValueError) as error:
+        raise CommandError(f"cannot listen on {args.host}:{args.port} (--host/--port): {error}") from None
+    return lambda: server.serve_http(http_server, args.host)
 
 
 def check_serve_settings(settings: Settings, *, socket_mode: bool, scheduler: bool) -> None:

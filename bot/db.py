@@ -285,8 +285,10 @@ def m008_search_version(db: sqlite_utils.Database) -> None:
     they derive from it (the spelling-correction vocabulary, bot.search) and know when to drop it."""
     bump = "UPDATE search_state SET version = version + 1;"
     db.executescript(
-        "CREATE TABLE search_state (version INTEGER NOT NULL);"
-        " INSERT INTO search_state (version) VALUES (0);"
+        # ``token`` names this database: a cache keyed by it cannot be confused with another database's,
+        # even one at the same path or in recycled memory, whose version may happen to be the same.
+        "CREATE TABLE search_state (token TEXT NOT NULL, version INTEGER NOT NULL);"
+        " INSERT INTO search_state (token, version) VALUES (lower(hex(randomblob(16))), 0);"
         + "".join(
             f"CREATE TRIGGER search_version_{name} AFTER {event} BEGIN {bump} END;"
             for name, event in (

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import sqlite_utils
@@ -113,10 +114,28 @@ class _Claim:
     ts: str | None
     started: float
     roundup: Roundup
+    fresh: Roundup | None = None
+    """The roundup composed now, to post instead when no earlier attempt reached the channel."""
 
 
 def owner_name(role: str) -> str:
-    return f"{role}@{socket.gethostname()}:{os.getpid()}"
+    """Who holds a claim: ``role@host:pid:process-identity`` (see :func:`_holder_is_dead`)."""
+    return f"{role}@{socket.gethostname()}:{os.getpid()}:{_process_identity(os.getpid()) or '-'}"
+
+
+def _process_identity(pid: int) -> str | None:
+    """The PID namespace and start time of a process of this machine (Linux ``/proc``), or ``None``.
+
+    The namespace tells two containers sharing a hostname apart; the start time tells a process from a
+    later one that got the same PID (including a restarted bot that is PID 1 again)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return None
+    # Field 22 (start time in clock ticks), counted after the command name, which may contain spaces.
+    fields = stat.rpartition(")")[2].split()
+    return f"{namespace.strip('pid:[]')}.{fields[19]}" if len(fields) > 19 else None
 
 
 def load_roundup(db: sqlite_utils.Database, month: str) -> Roundup:
@@ -284,38 +303,34 @@ def _claim(db: sqlite_utils.Database, roundup: Roundup, channel: str, owner: str
         replies = db.execute(
             "SELECT count(*) FROM roundup_replies WHERE month = ? AND channel = ?", [month, channel]
         ).fetchone()[0]
-        if ts is None and not replies:
-            # Nothing reached the channel yet: post what the digest and the picks say now, not the old draft.
-            # (A headline that Slack accepted without our record is found again and keeps its old parts.)
-            stored = roundup if status == "failed" else (_load(payload) if payload else roundup)
-        else:
-            stored = _load(payload) if payload else roundup
+        stored = _load(payload) if payload else roundup
         db.execute(
             "UPDATE roundup_posts SET status = 'claimed', claim_token = ?, claimed_by = ?, lease_until = ?,"
-            " attempts = attempts + 1, error = NULL, updated_at = ?, payload = ?, parts = ?"
-            " WHERE month = ? AND channel = ?",
-            [token, owner, now + LEASE_SECONDS, _now(), _dump(stored), len(stored.replies), month, channel],
+            " attempts = attempts + 1, error = NULL, updated_at = ? WHERE month = ? AND channel = ?",
+            [token, owner, now + LEASE_SECONDS, _now(), month, channel],
         )
         started = db.execute(
             "SELECT started_unix FROM roundup_posts WHERE month = ? AND channel = ?", [month, channel]
         ).fetchone()[0]
-        return _Claim(token, True, ts, float(started), stored)
+        # Nothing recorded as posted: if the channel confirms it has nothing either, post what the digest and
+        # the picks say now rather than the old draft (decided in _post_claimed, which can ask Slack).
+        fresh = roundup if ts is None and not replies else None
+        return _Claim(token, True, ts, float(started), stored, fresh)
 
 
 def _holder_is_dead(holder: str) -> bool:
-    """Whether a claim's holder (``role@host:pid``) is a process of this machine that no longer runs:
-    its claim need not wait for the lease (a service manager restarts the bot within seconds)."""
+    """Whether a claim's holder is a process of this machine and PID namespace that no longer runs, so its
+    claim need not wait out the lease (a service manager restarts the bot within seconds). When in doubt
+    (another host, another namespace, no ``/proc``): alive."""
     _, _, place = holder.rpartition("@")
-    host, _, pid = place.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+    parts = place.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit() or parts[2] == "-":
         return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    pid, identity = int(parts[1]), parts[2]
+    mine = _process_identity(os.getpid())
+    if mine is None or identity.split(".")[0] != mine.split(".")[0]:
+        return False  # another PID namespace (container): its PIDs mean nothing here
+    return _process_identity(pid) != identity  # gone, or its PID now belongs to another process
 
 
 def _update_claimed(db: sqlite_utils.Database, claim: _Claim, channel: str, now: float, **fields: Any) -> None:
@@ -346,6 +361,10 @@ def _post_claimed(
     ts = claim.ts
     if ts is None and claim.resumed:
         ts = _find_headline(client, channel, month, since=claim.started - HISTORY_WINDOW_SECONDS)
+        if ts is None and claim.fresh is not None:
+            roundup = claim.fresh
+            with write_transaction(db):
+                _update_claimed(db, claim, channel, clock(), payload=_dump(roundup), parts=len(roundup.replies))
     if ts is None:
         ts = _post(client, channel, roundup.headline, month, 0, None, claim.started, sleep)
         mark("sent 0")

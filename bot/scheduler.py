@@ -123,10 +123,10 @@ def cron_trigger(expression: str, timezone: ZoneInfo) -> BaseTrigger:
     else:
         inner = CronTrigger(day=day, day_of_week=day_of_week, **common)
     trigger = _OncePerWallTime(inner, timezone)
-    # A date that never comes (31 February) would leave the scheduler silent forever; 8 years from a fixed
-    # point cover every day-of-month, month and leap-year combination.
-    first: datetime | None = trigger.get_next_fire_time(None, datetime(2000, 1, 1, tzinfo=timezone))
-    if first is None or first > datetime(2008, 1, 1, tzinfo=timezone):
+    # A date that never comes (31 February) would leave the scheduler silent forever. 28 years from a fixed
+    # point cover every combination of day, month, weekday and leap year (the calendar repeats after 28).
+    first: datetime | None = trigger.get_next_fire_time(None, datetime(2001, 1, 1, tzinfo=timezone))
+    if first is None or first > datetime(2029, 1, 1, tzinfo=timezone):
         raise ConfigError(f"ROUNDUP_SCHEDULE {expression!r} never fires (no such date)")
     return trigger
 

@@ -8,6 +8,7 @@ server (Bolt's ``app.start()`` is a development server).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -65,11 +66,22 @@ def serve_http(server: Any, host: str) -> None:
     server.run()
 
 
-def serve_socket_mode(app: App, app_token: str) -> None:
+def connect_socket_mode(app: App, app_token: str) -> Any:
+    """Open the Socket Mode connection (raises when Slack refuses the app-level token)."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    print("paperbot: Socket Mode, connecting to Slack (Ctrl-C stops)", flush=True)
-    SocketModeHandler(app, app_token).start()  # type: ignore[no-untyped-call]
+    handler = SocketModeHandler(app, app_token)
+    handler.connect()  # type: ignore[no-untyped-call]
+    return handler
+
+
+def serve_socket_mode(handler: Any) -> None:
+    """Serve over a connected Socket Mode handler until interrupted."""
+    print("paperbot: connected to Slack in Socket Mode (Ctrl-C stops)", flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        handler.close()
 
 
 def bundled_digests() -> list[Path]:

@@ -111,6 +111,7 @@ def test_serve_http_runs_the_real_server_end_to_end(tmp_path: Path) -> None:
         ("bad delay", "ARXIV_DELAY_SECONDS"),
         ("bad schedule", "ROUNDUP_SCHEDULE"),
         ("bad zone", "ROUNDUP_TIMEZONE"),
+        ("socket mode refused", "Slack refused the Socket Mode connection (SLACK_APP_TOKEN)"),
     ],
 )
 def test_serve_start_up_failures_are_one_line_naming_the_cause(
@@ -135,14 +136,16 @@ def test_serve_start_up_failures_are_one_line_naming_the_cause(
             env["ARXIV_DELAY_SECONDS"] = "soon"
         elif case == "bad schedule":
             env.update(ROUNDUP_CHANNEL="C0ROUNDUP", ROUNDUP_SCHEDULE="0 9 31 2 *")
-        else:
+        elif case == "bad zone":
             env.update(ROUNDUP_CHANNEL="C0ROUNDUP", ROUNDUP_TIMEZONE="Mars/Olympus")
+        else:
+            env["SLACK_APP_TOKEN"] = "xapp-1-refused"  # the fake has no apps.connections.open for it
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        code = main(["serve", "--http", "--host", "127.0.0.1", "--port", port])
+        mode = [] if case == "socket mode refused" else ["--http"]
+        code = main(["serve", *mode, "--host", "127.0.0.1", "--port", port])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and err[-1].startswith("error: ") and message in err[-1], err
-    assert not any("Traceback" in line for line in err)
+    assert code == 1 and len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
 
 
 def test_demo_skips_a_bad_bundled_digest_with_one_line(

@@ -7,6 +7,7 @@ protocol's waits are recorded, not slept) and time is a parameter, so nothing de
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -25,7 +26,17 @@ from slack_sdk import WebClient
 from bot import catalog
 from bot.config import Settings
 from bot.db import connect
-from bot.roundup import EVENT_TYPE, LEASE_SECONDS, PostResult, RoundupError, due_month, post_roundup, roundup_state
+from bot.roundup import (
+    EVENT_TYPE,
+    LEASE_SECONDS,
+    PostResult,
+    RoundupError,
+    _process_identity,
+    due_month,
+    owner_name,
+    post_roundup,
+    roundup_state,
+)
 from bot.roundup_messages import MAX_MESSAGE_CHARS, compose_roundup
 from bot.scheduler import cron_trigger, needs_catch_up, run_scheduled_roundup, start_scheduler
 from bot.store import load_file
@@ -378,10 +389,22 @@ def test_a_claim_held_by_a_dead_process_on_this_host_is_taken_over_at_once(
 
     with pytest.raises(Crash):
         post_unpaced(db, fake, owner="first", checkpoint=crash_at)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    db.execute("UPDATE roundup_posts SET claimed_by = ?", [f"scheduler@{socket.gethostname()}:{dead.pid}"])
-    # The lease is still valid, but its holder is gone: a restarted bot finishes the thread now.
+    host = socket.gethostname()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    identity = _process_identity(other.pid)
+    assert identity is not None
+    namespace, started = identity.split(".")
+    try:
+        # Alive, or in another PID namespace (a container with the same hostname): wait for the lease.
+        for holder in (f"scheduler@{host}:{other.pid}:{identity}", f"scheduler@{host}:{other.pid}:1.{started}"):
+            db.execute("UPDATE roundup_posts SET claimed_by = ?", [holder])
+            assert post_unpaced(db, fake, owner="restarted").status == "busy"
+    finally:
+        other.kill()
+        other.wait()
+    # The lease is still valid, but its holder is gone (or its PID now names a later process, e.g. a
+    # restarted bot that is PID 1 again): a restarted bot finishes the thread now.
+    db.execute("UPDATE roundup_posts SET claimed_by = ?", [f"scheduler@{host}:{os.getpid()}:{namespace}.1"])
     resumed = post_unpaced(db, fake, owner="restarted")
     assert resumed.status == "posted"
     assert_one_complete_roundup(fake, db)
@@ -409,3 +432,51 @@ def test_a_failed_roundup_that_posted_nothing_is_recomposed_from_the_current_dig
     assert post_unpaced(db, fake, owner="second").status == "posted"
     headline = json.dumps(posted(fake)[0], ensure_ascii=False)
     assert "MusicLM: Generating Music From Text>" in headline and "TextPage" not in headline
+
+
+def test_a_headline_slack_took_unbeknown_to_us_keeps_its_own_thread(
+    fake: FakeSlack, db: sqlite_utils.Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.roundup.BACKOFF_SECONDS", (0.0,))
+    fake.delay("chat.postMessage", 0.6)  # Slack posts the headline after the client gave up…
+    fake.fail("conversations.history", status=500, times=10)  # …and cannot be asked whether it did
+    first = post_roundup(
+        db, client_for(fake, timeout=0.3), "2023-01", CHANNEL, owner="t", post_interval=0, sleep=lambda s: None
+    )
+    assert first.status == "failed"
+    fake.wait_for_calls("chat.postMessage", 1)
+    fake.clear_faults()
+    edited = tmp_path / "digest-2023-01.txt"
+    edited.write_text(SHIPPED_DIGEST.read_text(encoding="utf-8").replace("TextPage", "Text"), encoding="utf-8")
+    load_file(db, edited)
+    assert post_unpaced(db, fake, owner="second").status == "posted"
+    assert_one_complete_roundup(fake, db)
+    thread = json.dumps(posted(fake), ensure_ascii=False)
+    assert "TextPage" in thread and "Generating Music From Text>" not in thread  # one roundup, not a mix
+
+
+def test_a_busy_scheduled_run_is_retried_after_the_lease(
+    fake: FakeSlack, db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    def crash_at(step: str) -> None:
+        if step == "claimed":
+            raise Crash(step)
+
+    with pytest.raises(Crash):  # a live holder (this process) keeps the month: the scheduler finds it busy
+        post_unpaced(db, fake, owner=owner_name("admin U1"), checkpoint=crash_at)
+    settings = Settings({"PAPERBOT_DB": str(tmp_path / "roundup.db"), "ROUNDUP_CHANNEL": CHANNEL})
+    now = datetime(2023, 2, 15, 12, tzinfo=UTC)
+    scheduler = start_scheduler(settings, lambda: client_for(fake), now=lambda: now, post_interval=0)
+    assert scheduler is not None
+    try:
+        retry = fake.wait_for(
+            lambda: [
+                j for j in scheduler.get_jobs() if j.id not in ("monthly_roundup",) and j.kwargs.get("retry") == 1
+            ],
+            timeout=10,
+        )
+        wait = (retry[0].next_run_time - datetime.now(UTC)).total_seconds()
+        assert LEASE_SECONDS < wait <= LEASE_SECONDS + 31
+    finally:
+        scheduler.shutdown(wait=True)
+    assert posted(fake) == []

@@ -117,3 +117,9 @@ def test_a_day_field_starting_with_a_star_is_anded_with_the_weekday_as_in_cron()
 def test_a_date_that_never_comes_is_refused(expression: str) -> None:
     with pytest.raises(ConfigError, match="never fires"):
         cron_trigger(expression, UTC_ZONE)
+
+
+def test_a_rare_but_real_date_is_accepted() -> None:
+    # The 1st of February when it is a Monday (day "*/30" is ANDed with the weekday): 2010, 2016, 2021…
+    got = fires("0 9 */30 2 1", datetime(2011, 1, 1, tzinfo=UTC_ZONE), 2)
+    assert [f.date().isoformat() for f in got] == ["2016-02-01", "2021-02-01"]

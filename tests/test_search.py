@@ -198,3 +198,18 @@ def test_spelling_vocabulary_follows_new_digests(tmp_path: Path) -> None:
     load_file(own, DATA / "digest-2023-02.md")
     result = search(own, "toolfromer")
     assert result.corrected == "toolformer" and result.papers[0].digest_title == TOOLFORMER
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_spelling_vocabulary_is_never_another_databases(tmp_path: Path, where: str) -> None:
+    path = tmp_path / "reused.db"
+    renamed = tmp_path / "digest-2023-01.txt"
+    renamed.write_text(SHIPPED_DIGEST.read_text(encoding="utf-8").replace("Watermark", "Quillmark"), encoding="utf-8")
+    for digest, typo, word in ((SHIPPED_DIGEST, "watermrk", "watermark"), (renamed, "quillmrk", "quillmark")):
+        own = connect(":memory:" if where == "memory" else path)
+        load_file(own, digest)
+        assert search(own, typo).corrected == word  # same path or recycled memory, same version: no mix-up
+        own.close()
+        if where == "file":
+            for leftover in tmp_path.glob("reused.db*"):
+                leftover.unlink()
