@@ -22,7 +22,7 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_ARXIV_API_URL = "https://export.arxiv.org/api/query"
 DEFAULT_ROUNDUP_SCHEDULE = "0 9 1 * *"
 
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
 
