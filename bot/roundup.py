@@ -68,10 +68,6 @@ class PostResult:
     replies: int = 0
     error: str | None = None
 
-    @property
-    def ok(self) -> bool:
-        return self.status in ("posted", "already")
-
     def describe(self) -> str:
         if self.status == "posted":
             return f"posted the {self.month} roundup to {self.channel} (ts {self.ts}, {self.replies} thread replies)"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import sqlite_utils
@@ -59,7 +59,6 @@ class SearchResult:
     """The arXiv id the query named, when it named one."""
     partial: bool = False
     """True when no paper matched every word and these match some of them."""
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 def search(db: sqlite_utils.Database, query: str, limit: int = 5) -> SearchResult:
