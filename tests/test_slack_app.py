@@ -129,14 +129,18 @@ def test_share_in_channel_posts_the_card_saying_who_shared_it(bot: RunningBot) -
     assert ACTION_SHARE not in all_text(shared)
 
 
+def one_paper_database(tmp_path: Path, title: str, summary: str) -> Path:
+    """A database holding one digest (2023-07) of one paper with this title and summary."""
+    digest = tmp_path / "one-2023-07.txt"
+    digest.write_text(f"1、{title}\nhttps://arxiv.org/abs/2307.00001\nAda Lovelace.\n{summary}\n", encoding="utf-8")
+    db_path = tmp_path / "one.db"
+    load_file(connect(db_path), digest)
+    return db_path
+
+
 def test_long_summary_is_cut_at_a_sentence_with_a_button_for_the_rest(fake: FakeSlack, tmp_path: Path) -> None:
     long_summary = "".join(f"这是第{i}句很长的总结，用来测试卡片的长度限制。" for i in range(200))
-    digest = tmp_path / "long-2023-07.txt"
-    digest.write_text(
-        f"1、Long Paper Title\nhttps://arxiv.org/abs/2307.00001\nAda Lovelace.\n{long_summary}\n", encoding="utf-8"
-    )
-    db_path = tmp_path / "long.db"
-    load_file(connect(db_path), digest)
+    db_path = one_paper_database(tmp_path, "Long Paper Title", long_summary)
     with running_bot(bot_settings(fake, db_path), fake) as bot:
         _, answer = bot.command("long paper")
         summary = answer["blocks"][2]["text"]["text"]
@@ -364,13 +368,7 @@ def test_long_lines_are_never_split_inside_an_entity() -> None:
 
 
 def test_full_summary_on_a_shared_card_goes_to_the_clicker_alone(fake: FakeSlack, tmp_path: Path) -> None:
-    long_summary = "这是一句用来测试的总结。" * 300
-    digest = tmp_path / "long-2023-08.txt"
-    digest.write_text(
-        f"1、Long Shared Paper\nhttps://arxiv.org/abs/2308.00001\nAda Lovelace.\n{long_summary}\n", encoding="utf-8"
-    )
-    db_path = tmp_path / "shared.db"
-    load_file(connect(db_path), digest)
+    db_path = one_paper_database(tmp_path, "Long Shared Paper", "这是一句用来测试的总结。" * 300)
     with running_bot(bot_settings(fake, db_path), fake) as bot:
         for ephemeral, replaces in ((False, False), (True, True)):
             response_url = fake.response_url("full")
