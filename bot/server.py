@@ -12,10 +12,12 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import waitress
-from slack_bolt import App
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.request.internals import build_context
 
 from bot import blocks
 from bot.config import Settings
@@ -33,9 +35,51 @@ log = logging.getLogger("bot.server")
 StartResponse = Callable[..., Any]
 
 
+class SlackEventsRequest(BoltRequest):
+    """A Bolt request that reads every slash command right.
+
+    Bolt takes any form body that merely *contains* the word "payload" for an interactivity payload
+    (``slack_bolt.request.internals.parse_body``), so ``/paper payload`` or ``/paper suggest ID payload
+    attacks`` parsed as ``{}`` and got a 404 ("dispatch_failed" in Slack). A form body without a
+    ``payload`` field is read as the form it is; lazy listeners get a copy read the same way.
+    """
+
+    def __init__(
+        self,
+        *,
+        body: str | dict[str, Any],
+        query: Any = None,
+        headers: Any = None,
+        context: dict[str, Any] | None = None,
+        mode: str = "http",
+    ) -> None:
+        super().__init__(body=body, query=query, headers=headers, context=context, mode=mode)
+        if isinstance(body, str) and body and not self.body and not body.lstrip().startswith("{"):
+            form = dict(parse_qsl(body, keep_blank_values=True))
+            if form and "payload" not in form:
+                self.body = form
+                self.context = build_context(BoltContext(context or {}), form)
+
+    def to_copyable(self) -> BoltRequest:
+        return SlackEventsRequest(
+            body=self.raw_body if self.mode == "http" else self.body,
+            query=self.query,
+            headers=self.headers,
+            context=self.context.to_copyable(),
+            mode=self.mode,
+        )
+
+
+class _EventsHandler(SlackRequestHandler):
+    def dispatch(self, request: Any) -> BoltResponse:
+        return self.app.dispatch(
+            SlackEventsRequest(body=request.get_body(), query=request.query_string, headers=request.get_headers())
+        )
+
+
 def make_wsgi_app(app: App) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     """Route ``POST /slack/events`` to Bolt, answer health checks, 404 the rest."""
-    bolt = SlackRequestHandler(app)
+    bolt = _EventsHandler(app)
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")

@@ -336,6 +336,9 @@ HOSTILE = [
     "list ../../etc/passwd",
     "list 2023-13",
     "help me",
+    "payload",
+    "payload=%7B%7D",
+    "musiclm payload",
 ]
 
 

@@ -408,3 +408,11 @@ def test_a_failing_modal_submission_gets_an_error_the_modal_can_show(fake: FakeS
     answer = json.loads(body)
     assert status == 200 and answer["response_action"] == "errors"
     assert answer["errors"]["paper"].startswith("Sorry, something went wrong")
+
+
+def test_the_word_payload_in_a_command_is_read_as_a_command(bot: RunningBot) -> None:
+    # Bolt alone takes any form body containing "payload" for an interactivity payload (and 404s it).
+    answer, response_url = suggest_cmd(bot, "2305.01234 the payload section is great")
+    assert "suggested for the next roundup" in answer["text"]
+    bot.fake.wait_for_responses(1, response_url)  # the lazy half read the same command
+    assert "the payload section is great" in json.dumps(cards(bot.fake)[0])
