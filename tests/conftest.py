@@ -7,8 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.helpers import REPO
+
+# CI runs the property tests with a fixed seed, so that a landing does not depend on luck; developers'
+# runs keep exploring new examples (and keep the failing ones in .hypothesis/).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 DATA = Path(__file__).resolve().parent / "data"
 SHIPPED_DIGEST = REPO / "data" / "digests" / "2023-01.txt"
