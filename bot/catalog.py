@@ -117,8 +117,7 @@ def get_paper(db: sqlite_utils.Database, paper_id: int) -> PaperView | None:
 
 def get_papers(db: sqlite_utils.Database, paper_ids: list[int]) -> list[PaperView]:
     """Several papers, in the order asked (missing ones skipped)."""
-    found = [paper for paper_id in paper_ids if (paper := get_paper(db, paper_id)) is not None]
-    return found
+    return [paper for paper_id in paper_ids if (paper := get_paper(db, paper_id)) is not None]
 
 
 def find_by_arxiv_id(db: sqlite_utils.Database, arxiv_id: str) -> PaperView | None:

@@ -254,14 +254,14 @@ def parse_digest(
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     lines = [_Line(number, raw.rstrip()) for number, raw in enumerate(text.split("\n"), start=1)]
     markdown = any(_MD_HEADING.match(line.text) and line.text.startswith("##") for line in lines)
-    title, intro, items, tail = _split_markdown(lines) if markdown else _split_text(lines)
+    title, intro, items = _split_markdown(lines) if markdown else _split_text(lines)
     if not items:
         raise DigestError(
             source,
             "no recognisable paper (expected items such as '1、Title' or '## 1. Title'"
             " followed by a link or an author line)",
         )
-    references, trailer, body_end = _split_tail(items[-1], tail)
+    references, trailer, body_end = _split_tail(items[-1])
     items[-1].body = items[-1].body[:body_end]
     source_url, curator = _parse_trailer(trailer)
     papers = tuple(_build_paper(position, item, source) for position, item in enumerate(items, start=1))
@@ -375,8 +375,9 @@ def _split_authors(text: str) -> tuple[list[str], bool]:
     return names, truncated
 
 
-def _split_text(lines: list[_Line]) -> tuple[str | None, str | None, list[_Item], list[_Line]]:
-    """Split plain text into intro, items (with body lines) and nothing else: the tail is the last body."""
+def _split_text(lines: list[_Line]) -> tuple[str | None, str | None, list[_Item]]:
+    """Split plain text into (no title), intro and items with their body lines; references and trailer
+    stay in the last item's body for :func:`_split_tail`."""
     items: list[_Item] = []
     intro: list[str] = []
     expected: int | None = None
@@ -391,7 +392,7 @@ def _split_text(lines: list[_Line]) -> tuple[str | None, str | None, list[_Item]
             items[-1].body.append(line)
         elif line.stripped:
             intro.append(line.stripped)
-    return None, "\n".join(intro) or None, items, []
+    return None, "\n".join(intro) or None, items
 
 
 def _starts_item(lines: list[_Line], index: int) -> bool:
@@ -402,7 +403,7 @@ def _starts_item(lines: list[_Line], index: int) -> bool:
     return False
 
 
-def _split_markdown(lines: list[_Line]) -> tuple[str | None, str | None, list[_Item], list[_Line]]:
+def _split_markdown(lines: list[_Line]) -> tuple[str | None, str | None, list[_Item]]:
     title: str | None = None
     intro: list[str] = []
     items: list[_Item] = []
@@ -441,10 +442,10 @@ def _split_markdown(lines: list[_Line]) -> tuple[str | None, str | None, list[_I
     if tail and items:
         # References sit after the last item: hand them back through the last body for _split_tail.
         items[-1].body.extend(tail)
-    return title, "\n".join(intro) or None, items, []
+    return title, "\n".join(intro) or None, items
 
 
-def _split_tail(last: _Item, _unused: list[_Line]) -> tuple[list[Reference], list[_Line], int]:
+def _split_tail(last: _Item) -> tuple[list[Reference], list[_Line], int]:
     """Find, in the last item's body, where its summary ends: a references block and/or the trailer
     (source URL, credit line and page footer). Returns references, trailer lines, and the summary end."""
     body = last.body

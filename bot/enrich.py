@@ -318,7 +318,6 @@ class EnrichReport:
     """Why papers failed this run, with how many."""
     error: str | None = None
     """The arXiv failure that ended the run early (the papers not done stay pending)."""
-    cancelled: bool = False
     requests: int = 0
     network_seconds: float = 0.0
     spacing_seconds: float = 0.0
@@ -421,13 +420,11 @@ def enrich_pending(
             _timed_write(report, db, lambda: _mark_cached(db, cached, report))
         for number, batch in enumerate(batches, 1):
             if stop is not None and stop.is_set():
-                report.cancelled = True
                 break
             say(f"batch {number}/{len(batches)}: {len(batch)} ids…")
             _enrich_batch(db, client, batch, report)
         for number, paper in enumerate(by_title, 1):
             if stop is not None and stop.is_set():
-                report.cancelled = True
                 break
             say(f"title search {number}/{len(by_title)}: {_shorten(paper.title)}")
             outcome = _enrich_by_title(db, client, paper, report)
@@ -435,7 +432,7 @@ def enrich_pending(
     except _RunStopped:
         pass
     except ArxivCancelled:
-        report.cancelled = True
+        pass  # ``stop`` was set: the caller knows
     report.pending = _pending_count(db)
     report.requests = client.stats.requests - before[0]
     report.network_seconds = client.stats.network_seconds - before[1]
@@ -698,6 +695,7 @@ def run_background_enrichment(settings: Settings, stop: threading.Event, interva
     its traceback and tried again next interval. Returns soon after ``stop`` is set: waits are cut short
     and a request under way is abandoned at its next read (at most its deadline).
     """
+    pending_before: int | None = None
     while not stop.is_set():
         more = False
         try:
@@ -708,7 +706,11 @@ def run_background_enrichment(settings: Settings, stop: threading.Event, interva
                 log.warning("background enrichment stopped early: %s (%s)", report.error, report.summary())
             elif report.selected:
                 log.info("background enrichment: %s", report.summary())
-                more = report.selected >= BACKGROUND_CHUNK
+                # Go on at once only while passes make progress: a chunk arXiv leaves pending is not
+                # asked for again in a tight loop.
+                progressed = pending_before is None or report.pending < pending_before
+                more = report.selected >= BACKGROUND_CHUNK and progressed
+                pending_before = report.pending
         except (ConfigError, DatabaseError) as error:
             log.error("background enrichment cannot run: %s", error)
         except Exception:
