@@ -32,10 +32,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_load import generate_archive
-from bot.arxiv_api import ArxivClient, RateLimiter
+from bot.arxiv.client import ArxivClient, RateLimiter
+from bot.arxiv.enrich import EnrichReport, enrich_pending
 from bot.db import connect
-from bot.enrich import EnrichReport, enrich_pending
-from bot.store import load_file
+from bot.digest.store import load_file
 from tests.fakes.arxiv_api import FakeArxivAPI
 
 

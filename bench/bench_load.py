@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.db import connect
-from bot.digest import Digest, content_hash, parse_digest
-from bot.store import load_file, search_values, store_digest
+from bot.digest.parse import Digest, content_hash, parse_digest
+from bot.digest.store import load_file, search_values, store_digest
 
 SHIPPED = Path(__file__).resolve().parent.parent / "data" / "digests" / "2023-01.txt"
 

@@ -25,10 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.arxiv_ids import ArxivRef  # noqa: E402
+from bot.arxiv.ids import ArxivRef  # noqa: E402
 from bot.db import connect  # noqa: E402
-from bot.digest import Digest, Paper  # noqa: E402
-from bot.store import store_digest  # noqa: E402
+from bot.digest.parse import Digest, Paper  # noqa: E402
+from bot.digest.store import store_digest  # noqa: E402
 from tests.fakes.signing import SIGNING_SECRET, signed_headers, slash_command_body  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 from tests.helpers import (  # noqa: E402

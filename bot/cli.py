@@ -24,8 +24,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import DatabaseError, connect
-from bot.digest import DigestError
-from bot.store import load_file
+from bot.digest.parse import DigestError
+from bot.digest.store import load_file
 
 EXIT_BUSY = 75
 """``roundup --post`` while another process is posting the same month (EX_TEMPFAIL: try again later)."""
@@ -36,7 +36,7 @@ class CommandError(Exception):
 
 
 def _month(value: str) -> str:
-    from bot.digest import validate_month
+    from bot.digest.parse import validate_month
 
     try:
         return validate_month(value)
@@ -93,8 +93,8 @@ def _positive(value: str) -> int:
 
 def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
     """Progress on stderr, the summary line on stdout; an arXiv failure exits 1 (papers stay pending)."""
-    from bot.arxiv_api import ArxivClient
-    from bot.enrich import enrich_pending
+    from bot.arxiv.client import ArxivClient
+    from bot.arxiv.enrich import enrich_pending
 
     db = connect(settings.db_path)
     with ArxivClient.from_settings(settings) as client:
@@ -115,8 +115,8 @@ def _port(value: str) -> int:
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     """The same reply as ``/paper QUERY`` (same code path), as text or as the Slack payload."""
-    from bot.blocks import render_text
-    from bot.replies import paper_reply
+    from bot.slack.blocks import render_text
+    from bot.slack.replies import paper_reply
 
     reply = paper_reply(connect(settings.db_path), " ".join(args.query))
     if args.json:
@@ -131,12 +131,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     Everything that can fail at start (settings, the database, Slack accepting the tokens, the port) is
     done before any background work starts, and fails with one line."""
-    from bot import server
-
     if settings.slack_bot_token is None:
         if args.http:
             raise ConfigError("SLACK_BOT_TOKEN is not set: HTTP mode needs it (and SLACK_SIGNING_SECRET)")
-        return server.run_demo(settings)
+        from bot.demo import run_demo
+
+        return run_demo(settings)
     socket_mode = settings.slack_app_token is not None and not args.http
     check_serve_settings(settings, socket_mode=socket_mode, scheduler=not args.no_scheduler)
     connect(settings.db_path)  # create and migrate before any listener thread opens it
@@ -145,11 +145,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     scheduler = None
     if not args.no_scheduler:
-        from bot.app import make_web_client
-        from bot.scheduler import start_scheduler
+        from bot.roundup.schedule import start_scheduler
+        from bot.slack.app import make_web_client
 
         scheduler = start_scheduler(settings, lambda: make_web_client(settings, retries=False))
-    from bot.enrich import run_background_enrichment
+    from bot.arxiv.enrich import run_background_enrichment
 
     stop = threading.Event()
     threading.Thread(
@@ -167,7 +167,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 @contextmanager
 def _quiet_libraries() -> Iterator[None]:
     """While starting, a failure is reported as one line by us: keep the libraries' retry logs out."""
-    loggers = [logging.getLogger(name) for name in ("slack_sdk", "slack_bolt", "bot.app")]
+    loggers = [logging.getLogger(name) for name in ("slack_sdk", "slack_bolt", "bot.slack.app")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.CRITICAL)
@@ -181,8 +181,8 @@ def _quiet_libraries() -> Iterator[None]:
 def _start_slack(settings: Settings, args: argparse.Namespace, socket_mode: bool) -> Callable[[], None]:
     """Build the app, have Slack accept the tokens and bind the port (or open the Socket Mode connection);
     returns what serves until interrupted."""
-    from bot import server
-    from bot.app import build_app
+    from bot.slack import server
+    from bot.slack.app import build_app
 
     try:
         app = build_app(settings, socket_mode=socket_mode)
@@ -213,16 +213,16 @@ def check_serve_settings(settings: Settings, *, socket_mode: bool, scheduler: bo
         settings.require_signing_secret()
     _ = (settings.slack_api_url, settings.admins, settings.arxiv_api_url, settings.arxiv_delay_seconds)
     if scheduler and settings.roundup_channel is not None:
-        from bot.scheduler import cron_trigger
+        from bot.roundup.schedule import cron_trigger
 
         cron_trigger(settings.roundup_schedule, settings.roundup_timezone)
 
 
 def cmd_roundup(args: argparse.Namespace, settings: Settings) -> int:
     """Print the month's roundup and where it stands; with --post, post it exactly once."""
-    from bot import catalog
-    from bot.blocks import render_text
-    from bot.roundup import RoundupError, load_roundup, owner_name, post_roundup, roundup_states
+    from bot.digest import catalog
+    from bot.roundup.post import RoundupError, load_roundup, owner_name, post_roundup, roundup_states
+    from bot.slack.blocks import render_text
 
     db = connect(settings.db_path)
     month = args.month or catalog.latest_month(db)
@@ -245,7 +245,7 @@ def cmd_roundup(args: argparse.Namespace, settings: Settings) -> int:
         channel = args.channel or settings.roundup_channel
         if channel is None:
             raise ConfigError("ROUNDUP_CHANNEL is not set (or pass --channel C0123456789)")
-        from bot.app import make_web_client
+        from bot.slack.app import make_web_client
 
         client = make_web_client(settings, retries=False)
         result = post_roundup(db, client, month, channel, owner=owner_name("cli"))
@@ -278,7 +278,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         print(result.describe())
         months.append(result.month)
     if months and not args.no_enrich:
-        from bot.enrich import enrich_after_load
+        from bot.arxiv.enrich import enrich_after_load
 
         sys.stdout.flush()
         enrich_after_load(db, settings, months, out=sys.stderr)

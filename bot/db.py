@@ -137,7 +137,7 @@ def m003_search(db: sqlite_utils.Database) -> None:
     """Full-text search: one FTS5 document per paper that has a digest entry, kept in sync by triggers.
 
     ``entries.search_nick`` and ``entries.search_body`` are derived at load time by
-    :mod:`bot.search_terms` (nicknames; Chinese as bigrams), because SQL cannot derive them.
+    :mod:`bot.search.terms` (nicknames; Chinese as bigrams), because SQL cannot derive them.
     """
     db.executescript(
         """
@@ -180,7 +180,7 @@ def m003_search(db: sqlite_utils.Database) -> None:
         END;
         """
     )
-    from bot.search_terms import index_text, nicknames
+    from bot.search.terms import index_text, nicknames
 
     rows = db.execute("SELECT id, title, summary FROM entries").fetchall()
     db.conn.executemany(
@@ -282,7 +282,7 @@ def m007_search_trigger_only_on_text_change(db: sqlite_utils.Database) -> None:
 @MIGRATIONS()
 def m008_search_version(db: sqlite_utils.Database) -> None:
     """A counter that moves whenever the search index may have changed, so that readers can cache what
-    they derive from it (the spelling-correction vocabulary, bot.search) and know when to drop it."""
+    they derive from it (the spelling-correction vocabulary, bot.search.query) and know when to drop it."""
     bump = "UPDATE search_state SET version = version + 1;"
     db.executescript(
         # ``token`` names this database: a cache keyed by it cannot be confused with another database's,

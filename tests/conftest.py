@@ -34,9 +34,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     # points ARXIV_API_URL at the fake; a fresh process-wide rate limiter, so no test inherits a hold-off.
     monkeypatch.setenv("ARXIV_API_URL", "http://127.0.0.1:9/api/query")
     monkeypatch.setenv("ARXIV_DELAY_SECONDS", "0.01")
-    import bot.arxiv_api
+    import bot.arxiv.client
 
-    monkeypatch.setattr(bot.arxiv_api, "DEFAULT_LIMITER", bot.arxiv_api.RateLimiter())
+    monkeypatch.setattr(bot.arxiv.client, "DEFAULT_LIMITER", bot.arxiv.client.RateLimiter())
     monkeypatch.chdir(tmp_path)
     yield
 

@@ -11,7 +11,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from bot.arxiv_api import (
+from bot.arxiv.client import (
     ArxivBadResponse,
     ArxivCancelled,
     ArxivClient,
@@ -22,7 +22,7 @@ from bot.arxiv_api import (
     parse_retry_after,
     title_query,
 )
-from bot.enrich import clean_title, match_title, same_person, title_agreement, visible_id_prefix
+from bot.arxiv.enrich import clean_title, match_title, same_person, title_agreement, visible_id_prefix
 from tests.fakes.arxiv_api import CORPUS, DECOYS, JANUARY_2023, FakeArxivAPI, FakePaper
 from tests.helpers import gaps
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.cli import main
 from bot.db import connect
-from bot.store import load_file
+from bot.digest.store import load_file
 from tests.conftest import SHIPPED_DIGEST
 from tests.fakes.bot_server import bot_settings, running_bot
 from tests.fakes.signing import SIGNING_SECRET, post, slash_command_body

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.arxiv_ids import ArxivRef, find_arxiv_refs, parse_arxiv_ref
-from bot.digest import Digest, DigestError, decode_digest, normalise_title, parse_digest
+from bot.arxiv.ids import ArxivRef, find_arxiv_refs, parse_arxiv_ref
+from bot.digest.parse import Digest, DigestError, decode_digest, normalise_title, parse_digest
 from tests.conftest import DATA, SHIPPED_DIGEST
 
 FOOTER_WORDS = ("粗体", "斜体", "example.com", "代码", "通知其他用户", "最后本文的一些其他引用", "作者:")

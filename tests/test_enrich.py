@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.arxiv_api import ArxivClient, ArxivEntry, ArxivUnavailable, RateLimiter
+from bot.arxiv.client import ArxivClient, ArxivEntry, ArxivUnavailable, RateLimiter
+from bot.arxiv.enrich import enrich_ids, enrich_pending, run_background_enrichment, store_entries
 from bot.config import load_settings
 from bot.db import connect, write_transaction
-from bot.enrich import enrich_ids, enrich_pending, run_background_enrichment, store_entries
 from tests.conftest import SHIPPED_DIGEST
 from tests.fakes.arxiv_api import FAULTS, FakeArxivAPI
 from tests.helpers import gaps, run_cli, run_cli_system_exit, snapshot
@@ -426,7 +426,7 @@ def test_background_loop_survives_errors(
         return original_wait(0.01)
 
     monkeypatch.setattr(stop, "wait", wait)
-    with caplog.at_level(logging.ERROR, logger="bot.enrich"):
+    with caplog.at_level(logging.ERROR, logger="bot.arxiv.enrich"):
         run_background_enrichment(load_settings(), stop, 0.01)
     assert len(calls) == 2
     assert sum("background enrichment cannot run" in r.getMessage() for r in caplog.records) == 2
@@ -487,10 +487,10 @@ def test_an_empty_answer_for_unknown_ids_is_believed_once_arxiv_answers_for_a_kn
 def test_background_loop_works_in_chunks_and_takes_the_next_at_once(
     api: FakeArxivAPI, db_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.enrich
+    import bot.arxiv.enrich
 
     load(capsys, SHIPPED_DIGEST)
-    monkeypatch.setattr(bot.enrich, "BACKGROUND_CHUNK", 3)
+    monkeypatch.setattr(bot.arxiv.enrich, "BACKGROUND_CHUNK", 3)
     stop = threading.Event()
     thread = threading.Thread(target=run_background_enrichment, args=(load_settings(), stop, 60.0))
     thread.start()

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_bolt import App
 
-from bot.app import build_app
 from bot.db import connect
-from bot.server import SlackEventsRequest
-from bot.store import load_file
+from bot.digest.store import load_file
+from bot.slack.app import build_app
+from bot.slack.server import SlackEventsRequest
 from tests.conftest import SHIPPED_DIGEST
 from tests.fakes.bot_server import bot_settings
 from tests.fakes.signing import SIGNING_SECRET, signed_headers, slash_command_body
@@ -72,7 +72,7 @@ TEXT = st.lists(st.one_of(SPECIAL, st.text(max_size=40)), max_size=12).map(" ".j
 @given(text=TEXT)
 def test_any_text_gets_a_reply_that_pings_nobody(app: App, text: str) -> None:
     body = slash_command_body(text)
-    # The request class the HTTP server uses (bot.server), as Slack's form body reaches it.
+    # The request class the HTTP server uses (bot.slack.server), as Slack's form body reaches it.
     response = app.dispatch(SlackEventsRequest(body=body, headers=signed_headers(body, SIGNING_SECRET)))
     assert response.status == 200
     answer = json.loads(response.body)

@@ -9,9 +9,9 @@ import pytest
 import yaml
 from slack_bolt import BoltRequest
 
-from bot import surfaces
-from bot.app import build_app
 from bot.config import Settings
+from bot.slack import ids as surfaces
+from bot.slack.app import build_app
 from tests.conftest import REPO
 from tests.fakes.bot_server import bot_settings
 from tests.fakes.signing import (

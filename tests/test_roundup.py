@@ -23,10 +23,12 @@ import pytest
 import sqlite_utils
 from slack_sdk import WebClient
 
-from bot import catalog
 from bot.config import Settings
 from bot.db import connect
-from bot.roundup import (
+from bot.digest import catalog
+from bot.digest.store import load_file
+from bot.roundup.compose import MAX_MESSAGE_CHARS, compose_roundup
+from bot.roundup.post import (
     EVENT_TYPE,
     LEASE_SECONDS,
     PostResult,
@@ -37,9 +39,7 @@ from bot.roundup import (
     post_roundup,
     roundup_state,
 )
-from bot.roundup_messages import MAX_MESSAGE_CHARS, compose_roundup
-from bot.scheduler import cron_trigger, needs_catch_up, run_scheduled_roundup, start_scheduler
-from bot.store import load_file
+from bot.roundup.schedule import cron_trigger, needs_catch_up, run_scheduled_roundup, start_scheduler
 from tests.conftest import SHIPPED_DIGEST
 from tests.fakes.bot_server import bot_settings, running_bot
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
@@ -228,7 +228,7 @@ def test_a_fault_on_any_post_still_gives_one_complete_roundup(
         # Slack posts the message, but only after the client gave up: the poster must find it, not resend.
         fake.delay("chat.postMessage", 0.6, after=call)
         client = client_for(fake, timeout=0.3)
-        monkeypatch.setattr("bot.roundup.BACKOFF_SECONDS", (0.5,))
+        monkeypatch.setattr("bot.roundup.post.BACKOFF_SECONDS", (0.5,))
 
         def sleep(seconds: float) -> None:
             sleeps.append(seconds)
@@ -341,9 +341,9 @@ def test_cli_prints_posts_and_reports(
     code, out, _ = run_cli(capsys, "roundup", "--month", "2023-01")
     assert "attempt 1 failed" in out and "still due" in out
     monkeypatch.setenv("ROUNDUP_CHANNEL", CHANNEL)
-    import bot.roundup
+    import bot.roundup.post
 
-    monkeypatch.setattr(bot.roundup.time, "sleep", lambda s: None)
+    monkeypatch.setattr(bot.roundup.post.time, "sleep", lambda s: None)
     code, out, _ = run_cli(capsys, "roundup", "--post")
     assert code == 0 and "posted the 2023-01 roundup to C0ROUNDUP" in out
     code, out, _ = run_cli(capsys, "roundup", "--post")
@@ -355,10 +355,10 @@ def test_slack_preview_and_admin_only_post(fake: FakeSlack, tmp_path: Path) -> N
     path = tmp_path / "slack.db"
     load_file(connect(path), SHIPPED_DIGEST)
     settings = bot_settings(fake, path, PAPERBOT_ADMINS="UADMIN", ROUNDUP_CHANNEL=CHANNEL)
-    import bot.roundup
+    import bot.roundup.post
 
-    original = bot.roundup.time.sleep
-    bot.roundup.time.sleep = lambda s: None  # type: ignore[assignment]
+    original = bot.roundup.post.time.sleep
+    bot.roundup.post.time.sleep = lambda s: None  # type: ignore[assignment]
     try:
         with running_bot(settings, fake) as running:
             _, preview = running.command("roundup")
@@ -376,7 +376,7 @@ def test_slack_preview_and_admin_only_post(fake: FakeSlack, tmp_path: Path) -> N
             _, status = running.command("roundup")
             assert "posted to C0ROUNDUP" in json.dumps(status, ensure_ascii=False)
     finally:
-        bot.roundup.time.sleep = original  # type: ignore[assignment]
+        bot.roundup.post.time.sleep = original  # type: ignore[assignment]
     assert parts_of(fake) == list(range(PARTS))
 
 
@@ -437,7 +437,7 @@ def test_a_failed_roundup_that_posted_nothing_is_recomposed_from_the_current_dig
 def test_a_headline_slack_took_unbeknown_to_us_keeps_its_own_thread(
     fake: FakeSlack, db: sqlite_utils.Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.roundup.BACKOFF_SECONDS", (0.0,))
+    monkeypatch.setattr("bot.roundup.post.BACKOFF_SECONDS", (0.0,))
     fake.delay("chat.postMessage", 0.6)  # Slack posts the headline after the client gave up…
     fake.fail("conversations.history", status=500, times=10)  # …and cannot be asked whether it did
     first = post_roundup(

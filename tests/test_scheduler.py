@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import ConfigError
-from bot.scheduler import cron_trigger, previous_fire_time
+from bot.roundup.schedule import cron_trigger, previous_fire_time
 
 UTC_ZONE = ZoneInfo("UTC")
 

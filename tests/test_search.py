@@ -8,8 +8,8 @@ import pytest
 import sqlite_utils
 
 from bot.db import connect
-from bot.search import search
-from bot.store import load_file
+from bot.digest.store import load_file
+from bot.search.query import search
 from tests.conftest import DATA, SHIPPED_DIGEST
 
 MUSICLM = "MusicLM: Generating Music From TextPage"
@@ -180,8 +180,8 @@ def test_index_follows_edits_through_triggers(db: sqlite_utils.Database, tmp_pat
 
 
 def test_nothing_found_offers_the_closest_titles(db: sqlite_utils.Database) -> None:
-    from bot.blocks import render_text
-    from bot.replies import paper_reply
+    from bot.slack.blocks import render_text
+    from bot.slack.replies import paper_reply
 
     result = search(db, "transformerzzz")
     assert result.kind == "none" and [p.digest_title for p in result.papers] == [TRACR]

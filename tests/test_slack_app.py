@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from slack_bolt import BoltRequest
 
-from bot.app import build_app
 from bot.db import connect
-from bot.store import load_file
-from bot.surfaces import ACTION_FULL_SUMMARY, ACTION_OPEN, ACTION_SHARE
+from bot.digest.store import load_file
+from bot.slack.app import build_app
+from bot.slack.ids import ACTION_FULL_SUMMARY, ACTION_OPEN, ACTION_SHARE
 from tests.conftest import DATA, SHIPPED_DIGEST
 from tests.fakes.bot_server import RunningBot, bot_settings, running_bot
 from tests.fakes.signing import (
@@ -232,7 +232,7 @@ def test_a_failing_listener_apologises_and_logs_the_traceback(
         status, answer = bot.command("musiclm")
     assert status == 200 and answer["response_type"] == "ephemeral"
     assert answer["text"].startswith("Sorry, something went wrong")
-    failures = [r for r in caplog.records if r.name == "bot.listeners" and r.exc_info]
+    failures = [r for r in caplog.records if r.name == "bot.slack.listeners" and r.exc_info]
     assert failures and "file is not a database" in str(failures[0].exc_info[1])
 
 
@@ -359,7 +359,7 @@ def test_slack_escaped_command_text_is_unescaped_once(bot: RunningBot) -> None:
 
 
 def test_long_lines_are_never_split_inside_an_entity() -> None:
-    from bot.blocks import split_sections
+    from bot.slack.blocks import split_sections
 
     text = ("a&b<c>" * 900) + "\n" + ("<" * 7000)
     chunks = split_sections(text)

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from bot import suggestions
-from bot.arxiv_ids import ArxivRef
+from bot.arxiv.ids import ArxivRef
 from bot.db import connect
-from bot.roundup import post_roundup
-from bot.store import load_file
-from bot.surfaces import ACTION_REMOVE, ACTION_VOTE, SHORTCUT_GLOBAL, SHORTCUT_MESSAGE, VIEW_SUGGEST
+from bot.digest.store import load_file
+from bot.roundup.post import post_roundup
+from bot.slack.ids import ACTION_REMOVE, ACTION_VOTE, SHORTCUT_GLOBAL, SHORTCUT_MESSAGE, VIEW_SUGGEST
+from bot.suggestions import model as suggestions
 from tests.conftest import DATA, SHIPPED_DIGEST
 from tests.fakes.arxiv_api import FakeArxivAPI
 from tests.fakes.bot_server import RunningBot, bot_settings, running_bot

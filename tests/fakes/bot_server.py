@@ -12,9 +12,9 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.app import build_app
 from bot.config import Settings
-from bot.server import create_http_server
+from bot.slack.app import build_app
+from bot.slack.server import create_http_server
 
 from .signing import SIGNING_SECRET, post, slash_command_body
 from .slack_api import BOT_TOKEN, FakeSlack

@@ -12,8 +12,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot import mrkdwn
-from bot.blocks import (
+from bot.digest.catalog import DigestView, PaperView
+from bot.slack import mrkdwn
+from bot.slack.blocks import (
     SECTION_LIMIT,
     Block,
     Message,
@@ -24,8 +25,7 @@ from bot.blocks import (
     split_sections,
     title_link,
 )
-from bot.catalog import DigestView, PaperView
-from bot.surfaces import COMMAND
+from bot.slack.ids import COMMAND
 
 MAX_MESSAGE_CHARS = 12_000
 """Block text per message; Slack's documented ceiling for a message is higher, this keeps it readable."""

@@ -10,8 +10,7 @@ import re
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, errors, suggestions
-from bot.surfaces import (
+from bot.slack.ids import (
     ACTION_FULL_SUMMARY,
     ACTION_LINK,
     ACTION_OPEN,
@@ -23,6 +22,7 @@ from bot.surfaces import (
     SHORTCUT_MESSAGE,
     VIEW_SUGGEST,
 )
+from bot.slack.listeners import actions, commands, errors, suggesting
 
 
 def register_listeners(app: App) -> None:
@@ -37,11 +37,11 @@ def register_listeners(app: App) -> None:
     app.action(ACTION_SHARE)(ack=actions.ack_action, lazy=[errors.in_background(actions.share_card)])
     app.action(ACTION_FULL_SUMMARY)(ack=actions.ack_action, lazy=[errors.in_background(actions.full_summary)])
     app.action(re.compile(f"^{ACTION_LINK}"))(actions.ack_action)
-    app.action(ACTION_VOTE)(ack=suggestions.ack_button, lazy=[errors.in_background(suggestions.vote)])
-    app.action(ACTION_REMOVE)(ack=suggestions.ack_button, lazy=[errors.in_background(suggestions.remove)])
+    app.action(ACTION_VOTE)(ack=suggesting.ack_button, lazy=[errors.in_background(suggesting.vote)])
+    app.action(ACTION_REMOVE)(ack=suggesting.ack_button, lazy=[errors.in_background(suggesting.remove)])
     app.shortcut(SHORTCUT_MESSAGE)(
-        ack=suggestions.ack_shortcut, lazy=[errors.in_background(suggestions.open_from_message)]
+        ack=suggesting.ack_shortcut, lazy=[errors.in_background(suggesting.open_from_message)]
     )
-    app.shortcut(SHORTCUT_GLOBAL)(ack=suggestions.ack_shortcut, lazy=[errors.in_background(suggestions.open_empty)])
-    app.view(VIEW_SUGGEST)(ack=suggestions.submit_ack, lazy=[errors.in_background(suggestions.submit_work)])
-    app.event("app_home_opened")(ack=suggestions.ack_event, lazy=[errors.in_background(suggestions.home_opened)])
+    app.shortcut(SHORTCUT_GLOBAL)(ack=suggesting.ack_shortcut, lazy=[errors.in_background(suggesting.open_empty)])
+    app.view(VIEW_SUGGEST)(ack=suggesting.submit_ack, lazy=[errors.in_background(suggesting.submit_work)])
+    app.event("app_home_opened")(ack=suggesting.ack_event, lazy=[errors.in_background(suggesting.home_opened)])

@@ -1,4 +1,4 @@
-"""Running the bot: HTTP on waitress, Socket Mode, or — without Slack tokens — a local demo.
+"""Running the bot: HTTP on waitress, or Socket Mode.
 
 HTTP mode serves ``POST /slack/events`` (Bolt verifies each request's signature: forged, unsigned or
 stale requests get 401) and ``GET /healthz``; every other path is 404. waitress is a production WSGI
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -19,18 +18,11 @@ from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.request.internals import build_context
 
-from bot import blocks
-from bot.config import Settings
-from bot.db import connect
-from bot.digest import DigestError
-from bot.replies import paper_reply
-from bot.store import load_file
-
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 HTTP_THREADS = 8
 
-log = logging.getLogger("bot.server")
+log = logging.getLogger("bot.slack.server")
 
 StartResponse = Callable[..., Any]
 
@@ -126,43 +118,3 @@ def serve_socket_mode(handler: Any) -> None:
         threading.Event().wait()
     finally:
         handler.close()
-
-
-def bundled_digests() -> list[Path]:
-    """The digests shipped in ``data/digests`` (working directory first, then the source tree)."""
-    for folder in (Path.cwd() / "data" / "digests", Path(__file__).resolve().parent.parent / "data" / "digests"):
-        files = sorted([*folder.glob("*.txt"), *folder.glob("*.md")]) if folder.is_dir() else []
-        if files:
-            return files
-    return []
-
-
-CONNECT_HELP = """\
-paperbot is not connected to Slack (SLACK_BOT_TOKEN is not set). To connect it:
-  1. Create a Slack app from manifest.yml: https://api.slack.com/apps -> Create New App -> From a manifest.
-  2. Install it to your workspace; copy the Bot User OAuth Token (xoxb-...) into SLACK_BOT_TOKEN.
-  3. Socket Mode (default): create an app-level token with connections:write -> SLACK_APP_TOKEN (xapp-...).
-     HTTP mode instead: set SLACK_SIGNING_SECRET, run `paperbot serve --http`, and point the app's
-     request URLs at https://YOUR-HOST/slack/events.
-  4. Put these in .env (see .env.example) or the environment, then run `paperbot serve` again."""
-
-DEMO_QUERIES = ("musiclm", "水印", "stylegn")
-
-
-def run_demo(settings: Settings) -> int:
-    """No Slack: load the bundled digests into the local database and show what ``/paper`` answers."""
-    db = connect(settings.db_path)
-    for path in bundled_digests():
-        try:
-            print(load_file(db, path).describe())
-        except DigestError as error:
-            print(f"skipped: {error}")
-    print(f"database: {settings.db_path}\n")
-    for query in DEMO_QUERIES:
-        print(f"$ /paper {query}")
-        print(blocks.render_text(paper_reply(db, query)))
-        print()
-    print("Try more with `paperbot search QUERY` (or `--json` for the Slack payload); `paperbot enrich` fetches")
-    print("arXiv's metadata (canonical titles, full author lists), `paperbot roundup` prints the monthly roundup.\n")
-    print(CONNECT_HELP)
-    return 0

@@ -6,7 +6,7 @@ day-of-week; cron numbers them from Sunday (0 and 7 = Sunday) and ORs the two wh
 :func:`cron_trigger` translates, so ``ROUNDUP_SCHEDULE`` means what it means in a crontab.
 
 Each fire the job served is recorded in ``roundup_schedule_runs``; at start, a most recent fire time
-with no successful run is caught up at once. Posting itself is exactly-once (bot.roundup), so a
+with no successful run is caught up at once. Posting itself is exactly-once (bot.roundup.post), so a
 catch-up racing another process costs nothing.
 """
 
@@ -27,13 +27,13 @@ from slack_sdk import WebClient
 
 from bot.config import ConfigError, Settings
 from bot.db import thread_db, write_transaction
-from bot.roundup import LEASE_SECONDS, PostResult, RoundupError, due_month, owner_name, post_roundup
+from bot.roundup.post import LEASE_SECONDS, PostResult, RoundupError, due_month, owner_name, post_roundup
 
 JOB_ID = "monthly_roundup"
 RETRY_DELAYS = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 """After a failed scheduled post: try again after these delays, then at the next start or fire."""
 
-log = logging.getLogger("bot.scheduler")
+log = logging.getLogger("bot.roundup.schedule")
 
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")

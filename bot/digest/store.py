@@ -17,7 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.db import write_transaction
-from bot.digest import (
+from bot.digest.parse import (
     Digest,
     DigestError,
     Paper,
@@ -28,7 +28,7 @@ from bot.digest import (
     read_digest_bytes,
     validate_month,
 )
-from bot.search_terms import index_text, nicknames
+from bot.search.terms import index_text, nicknames
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def _now() -> str:
 
 
 def search_values(paper: Paper) -> tuple[str, str]:
-    """The entry's derived search columns (see bot.search_terms and migration m003)."""
+    """The entry's derived search columns (see bot.search.terms and migration m003)."""
     return " ".join(nicknames(paper.title, paper.summary)), index_text(f"{paper.title}\n{paper.summary}")
 
 

@@ -3,7 +3,7 @@
 Every message has a ``text`` fallback (notifications, screen readers) and stays inside Slack's limits:
 at most 50 blocks, 3,000 characters per section text, 150 per header, 75 per button label, 10 context
 elements (https://api.slack.com/reference/block-kit/blocks). Text that comes from users or digests goes
-through :mod:`bot.mrkdwn` so it shows as written and cannot ping anyone.
+through :mod:`bot.slack.mrkdwn` so it shows as written and cannot ping anyone.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot import mrkdwn
-from bot.catalog import DigestView, PaperView
-from bot.surfaces import ACTION_FULL_SUMMARY, ACTION_LINK, ACTION_OPEN, ACTION_SHARE, COMMAND
+from bot.digest.catalog import DigestView, PaperView
+from bot.slack import mrkdwn
+from bot.slack.ids import ACTION_FULL_SUMMARY, ACTION_LINK, ACTION_OPEN, ACTION_SHARE, COMMAND
 
 Block = dict[str, Any]
 

@@ -21,8 +21,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
-from bot.listeners import register_listeners
-from bot.services import Services
+from bot.slack.listeners import register_listeners
+from bot.slack.services import Services
 
 WEB_API_TIMEOUT_SECONDS = 10
 """Per-request deadline of Web API calls (slack_sdk's default is 30 s)."""
@@ -33,7 +33,7 @@ def make_web_client(settings: Settings, token: str | None = None, *, retries: bo
     times), 5xx (twice) and connection errors (twice).
 
     ``retries=False`` for callers that must not send a message twice (the roundup): a timed-out or 5xx
-    ``chat.postMessage`` may have been posted, so they check before sending again (bot.roundup).
+    ``chat.postMessage`` may have been posted, so they check before sending again (bot.roundup.post).
     """
     handlers = (
         [
@@ -63,7 +63,7 @@ def build_app(settings: Settings, *, socket_mode: bool = False, client: WebClien
         request_verification_enabled=not socket_mode,
         process_before_response=True,
         listener_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="paperbot-lazy"),
-        logger=logging.getLogger("bot.app"),
+        logger=logging.getLogger("bot.slack.app"),
     )
 
     def inject_services(context: BoltContext, next: Callable[[], None]) -> None:

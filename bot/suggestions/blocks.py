@@ -1,6 +1,6 @@
 """Block Kit for suggestions: the suggestion card, the ranked list, the modal and the App Home tab.
 
-Pure functions from :class:`bot.suggestions.Suggestion` views to payloads. ``why`` is user text: it is
+Pure functions from :class:`bot.suggestions.model.Suggestion` views to payloads. ``why`` is user text: it is
 escaped everywhere it appears (no ``@channel``, no user pings).
 """
 
@@ -10,16 +10,16 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot import mrkdwn
-from bot.blocks import Block, Message, actions, button, context, fit, join_limited, section
-from bot.catalog import DigestView
-from bot.suggestions import MAX_WHY_CHARS, Suggestion
-from bot.surfaces import (
+from bot.digest.catalog import DigestView
+from bot.slack import mrkdwn
+from bot.slack.blocks import Block, Message, actions, button, context, fit, join_limited, section
+from bot.slack.ids import (
     ACTION_REMOVE,
     ACTION_VOTE,
     COMMAND,
     VIEW_SUGGEST,
 )
+from bot.suggestions.model import MAX_WHY_CHARS, Suggestion
 
 ABSTRACT_GIST_CHARS = 300
 MAX_LISTED = 15

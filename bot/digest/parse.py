@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.arxiv_ids import ELLIPSIS, ArxivRef, is_arxiv_url, parse_arxiv_ref
+from bot.arxiv.ids import ELLIPSIS, ArxivRef, is_arxiv_url, parse_arxiv_ref
 
 PARSER_VERSION = "1"
 MAX_DIGEST_BYTES = 5 * 1024 * 1024

@@ -18,11 +18,11 @@ from typing import Literal
 
 import sqlite_utils
 
-from bot import catalog
-from bot.arxiv_ids import ArxivRef, parse_arxiv_ref
-from bot.catalog import PaperView
+from bot.arxiv.ids import ArxivRef, parse_arxiv_ref
 from bot.db import write_transaction
-from bot.roundup_messages import MAX_PICKS, Pick
+from bot.digest import catalog
+from bot.digest.catalog import PaperView
+from bot.roundup.compose import MAX_PICKS, Pick
 
 DAILY_LIMIT = 10
 MAX_WHY_CHARS = 500

@@ -4,7 +4,7 @@
 
 1. an arXiv id or URL in any form → that paper (or "not in any digest", with the id);
 2. every query word (Latin words as prefixes, Chinese runs as bigram phrases, abbreviations also as
-   their spelled-out forms from :data:`bot.search_terms.SYNONYMS`) → ranked by BM25 over title,
+   their spelled-out forms from :data:`bot.search.terms.SYNONYMS`) → ranked by BM25 over title,
    nickname, authors and body, with exact nickname or title matches first;
 3. the same with misspelt words replaced by the closest indexed word (one edit: a letter dropped,
    added, changed or two swapped), reported as "did you mean";
@@ -24,10 +24,10 @@ from typing import Literal
 
 import sqlite_utils
 
-from bot import catalog
-from bot.arxiv_ids import ArxivRef, find_arxiv_refs, parse_arxiv_ref
-from bot.catalog import PaperView
-from bot.search_terms import SYNONYMS, cjk_bigrams, compact, edits1, is_cjk, words
+from bot.arxiv.ids import ArxivRef, find_arxiv_refs, parse_arxiv_ref
+from bot.digest import catalog
+from bot.digest.catalog import PaperView
+from bot.search.terms import SYNONYMS, cjk_bigrams, compact, edits1, is_cjk, words
 
 MAX_QUERY_WORDS = 12
 """Words past this are ignored: a query is a few words, not a paragraph."""

@@ -35,11 +35,11 @@ import sqlite_utils
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import catalog
-from bot.blocks import Message
 from bot.db import write_transaction
-from bot.roundup_messages import Roundup, compose_roundup
-from bot.suggestions import mark_included, roundup_picks
+from bot.digest import catalog
+from bot.roundup.compose import Roundup, compose_roundup
+from bot.slack.blocks import Message
+from bot.suggestions.model import mark_included, roundup_picks
 
 EVENT_TYPE = "paperbot_roundup"
 LEASE_SECONDS = 600.0
@@ -50,7 +50,7 @@ BACKOFF_SECONDS = (1.0, 4.0, 15.0)
 HISTORY_WINDOW_SECONDS = 3600.0
 """How far before the first claim the channel is searched for an already posted headline."""
 
-log = logging.getLogger("bot.roundup")
+log = logging.getLogger("bot.roundup.post")
 
 Status = Literal["posted", "already", "busy", "failed"]
 

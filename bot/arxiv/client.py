@@ -47,7 +47,7 @@ import arxiv
 import requests
 from arxiv import _feed
 
-from bot.arxiv_ids import parse_arxiv_ref
+from bot.arxiv.ids import parse_arxiv_ref
 from bot.config import Settings
 
 log = logging.getLogger(__name__)

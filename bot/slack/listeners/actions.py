@@ -9,14 +9,15 @@ from slack_bolt import Ack, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks, catalog
-from bot.catalog import PaperView
-from bot.services import Services
+from bot.digest import catalog
+from bot.digest.catalog import PaperView
+from bot.slack import blocks
+from bot.slack.services import Services
 
 GONE = "That paper is no longer in the digests. Try /paper again."
 EXPIRED = "This message has expired (Slack allows 5 answers within 30 minutes). Run /paper again for a fresh one."
 
-log = logging.getLogger("bot.listeners")
+log = logging.getLogger("bot.slack.listeners")
 
 
 def ack_action(ack: Ack) -> None:

@@ -53,7 +53,7 @@ from typing import Any, NamedTuple, TextIO
 
 import sqlite_utils
 
-from bot.arxiv_api import (
+from bot.arxiv.client import (
     MAX_IDS_PER_REQUEST,
     ArxivCancelled,
     ArxivClient,
@@ -64,10 +64,10 @@ from bot.arxiv_api import (
     IdFetch,
     title_query,
 )
-from bot.arxiv_ids import parse_arxiv_ref
+from bot.arxiv.ids import parse_arxiv_ref
 from bot.config import ConfigError, Settings
 from bot.db import DatabaseError, thread_db, write_transaction
-from bot.digest import normalise_title
+from bot.digest.parse import normalise_title
 
 log = logging.getLogger(__name__)
 
@@ -606,7 +606,7 @@ def enrich_ids(
     """Make sure ``arxiv_entries`` holds arXiv's metadata for ``ids`` (ids or URLs, any version).
 
     Ids already cached are not fetched again unless ``refresh``. Papers with a fetched id that were still
-    pending become enriched. Raises :class:`~bot.arxiv_api.ArxivError` when arXiv fails (batches stored
+    pending become enriched. Raises :class:`~bot.arxiv.client.ArxivError` when arXiv fails (batches stored
     before the failure stay stored). Waits on arXiv: call it off the Slack request path.
     """
     failed: dict[str, str] = {}

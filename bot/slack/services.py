@@ -28,7 +28,7 @@ class Services:
 
     def posting_client(self) -> WebClient:
         """A Web API client without blind retries, for messages that must not be sent twice."""
-        from bot.app import make_web_client
+        from bot.slack.app import make_web_client
 
         return make_web_client(self.settings, retries=False)
 

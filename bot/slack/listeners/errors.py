@@ -17,7 +17,7 @@ from slack_bolt.context.respond import Respond
 
 APOLOGY = "Sorry, something went wrong on paperbot's side. It has been logged; please try again in a minute."
 
-log = logging.getLogger("bot.listeners")
+log = logging.getLogger("bot.slack.listeners")
 
 ACCEPTED = "paperbot_accepted"
 """Set in the context by an ack listener that accepted the request: Bolt starts the lazy half even after

@@ -16,15 +16,17 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks, catalog, mrkdwn, suggestions
-from bot.arxiv_ids import find_arxiv_refs, parse_arxiv_ref
-from bot.blocks import Message
-from bot.listeners.errors import ACCEPTED
-from bot.services import Services
-from bot.suggestion_blocks import home_view, suggest_modal, suggestion_card, suggestion_list
-from bot.suggestions import EXAMPLE, SuggestResult, parse_suggest_args, suggest
+from bot.arxiv.ids import find_arxiv_refs, parse_arxiv_ref
+from bot.digest import catalog
+from bot.slack import blocks, mrkdwn
+from bot.slack.blocks import Message
+from bot.slack.listeners.errors import ACCEPTED
+from bot.slack.services import Services
+from bot.suggestions import model as suggestions
+from bot.suggestions.blocks import home_view, suggest_modal, suggestion_card, suggestion_list
+from bot.suggestions.model import EXAMPLE, SuggestResult, parse_suggest_args, suggest
 
-log = logging.getLogger("bot.listeners")
+log = logging.getLogger("bot.slack.listeners")
 
 NOT_AN_ID = f"That is not an arXiv id or link. For example: `{EXAMPLE}`"
 CLOSED = "That suggestion is closed (already in a roundup, or removed)."
@@ -88,8 +90,8 @@ def publish_suggestion(services: Services, client: WebClient, suggestion_id: int
 
 def _fetch_metadata(services: Services, arxiv_id: str) -> str:
     """Fetch the paper from arXiv (rate-limited, with deadlines). ``"not found"``, or a note for the user."""
-    from bot.arxiv_api import ArxivClient, ArxivError
-    from bot.enrich import enrich_ids
+    from bot.arxiv.client import ArxivClient, ArxivError
+    from bot.arxiv.enrich import enrich_ids
 
     try:
         with ArxivClient.from_settings(services.settings) as client:

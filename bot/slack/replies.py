@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from bot import blocks, catalog
-from bot.blocks import Message
-from bot.digest import validate_month
-from bot.roundup import load_roundup, roundup_states
-from bot.search import search
-from bot.suggestion_blocks import suggestion_list
-from bot.suggestions import open_suggestions
+from bot.digest import catalog
+from bot.digest.parse import validate_month
+from bot.roundup.post import load_roundup, roundup_states
+from bot.search.query import search
+from bot.slack import blocks
+from bot.slack.blocks import Message
+from bot.suggestions.blocks import suggestion_list
+from bot.suggestions.model import open_suggestions
 
 
 def paper_reply(db: sqlite_utils.Database, text: str) -> Message:

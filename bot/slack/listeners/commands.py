@@ -12,13 +12,13 @@ from slack_bolt import Ack, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
-from bot import blocks, mrkdwn
-from bot.blocks import Message
-from bot.listeners import suggestions
-from bot.listeners.errors import ACCEPTED
-from bot.replies import paper_reply, parse_roundup_args, resolve_month
-from bot.roundup import RoundupError, owner_name, post_roundup
-from bot.services import Services
+from bot.roundup.post import RoundupError, owner_name, post_roundup
+from bot.slack import blocks, mrkdwn
+from bot.slack.blocks import Message
+from bot.slack.listeners import suggesting
+from bot.slack.listeners.errors import ACCEPTED
+from bot.slack.replies import paper_reply, parse_roundup_args, resolve_month
+from bot.slack.services import Services
 
 NOT_ADMIN = "Only paperbot admins can post the roundup (PAPERBOT_ADMINS). /paper roundup shows you a preview."
 
@@ -62,7 +62,7 @@ def paper_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
     services: Services = context["services"]
     head, rest = _words(command)
     if head == "suggest":
-        reply = suggestions.suggest_command(services, command, rest)
+        reply = suggesting.suggest_command(services, command, rest)
         context[ACCEPTED] = True
         ack(response_type="ephemeral", **reply.payload())
         return
@@ -86,7 +86,7 @@ def paper_command_work(body: dict[str, Any], respond: Respond, context: BoltCont
     services: Services = context["services"]
     head, rest = _words(body)
     if head == "suggest":
-        suggestions.suggest_command_work(services, body, rest, respond, client)
+        suggesting.suggest_command_work(services, body, rest, respond, client)
         return
     if not _is_roundup_post(body):
         return

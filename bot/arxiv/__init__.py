@@ -1,0 +1,2 @@
+"""arXiv: identifiers (``ids``), the polite API client (``client``) and enrichment of stored papers
+(``enrich``)."""

@@ -1,0 +1,2 @@
+"""Digests: parsing a monthly digest (``parse``), writing it to SQLite (``store``) and reading papers back
+(``catalog``)."""
