@@ -15,12 +15,9 @@ import re
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-
-from slack_bolt.error import BoltError
-from slack_sdk.errors import SlackApiError
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import DatabaseError, connect
@@ -140,15 +137,23 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     socket_mode = settings.slack_app_token is not None and not args.http
     check_serve_settings(settings, socket_mode=socket_mode, scheduler=not args.no_scheduler)
     connect(settings.db_path)  # create and migrate before any listener thread opens it
-    with _quiet_libraries():
-        run = _start_slack(settings, args, socket_mode)
+    from bot.slack.server import StartupError, start_slack
+
+    try:
+        with _quiet_libraries():
+            run = start_slack(settings, socket_mode=socket_mode, host=args.host, port=args.port)
+    except StartupError as error:
+        raise CommandError(str(error)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     scheduler = None
     if not args.no_scheduler:
-        from bot.roundup.schedule import start_scheduler
-        from bot.slack.app import make_web_client
+        from bot.roundup.schedule import next_roundup_line, start_scheduler
+        from bot.slack.client import roundup_channel
 
-        scheduler = start_scheduler(settings, lambda: make_web_client(settings, retries=False))
+        scheduler = start_scheduler(settings, lambda: roundup_channel(settings))
+        line = next_roundup_line(settings)
+        if line:
+            print(f"paperbot: {line}", flush=True)
     from bot.arxiv.enrich import run_background_enrichment
 
     stop = threading.Event()
@@ -176,33 +181,6 @@ def _quiet_libraries() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
-
-
-def _start_slack(settings: Settings, args: argparse.Namespace, socket_mode: bool) -> Callable[[], None]:
-    """Build the app, have Slack accept the tokens and bind the port (or open the Socket Mode connection);
-    returns what serves until interrupted."""
-    from bot.slack import server
-    from bot.slack.app import build_app
-
-    try:
-        app = build_app(settings, socket_mode=socket_mode)
-    except BoltError as error:
-        raise CommandError(f"Slack refused SLACK_BOT_TOKEN ({error})") from None
-    except OSError as error:
-        reason = getattr(error, "reason", None) or error
-        raise CommandError(f"cannot reach Slack at {settings.slack_api_url} (SLACK_API_URL): {reason}") from None
-    if socket_mode:
-        try:
-            handler = server.connect_socket_mode(app, str(settings.slack_app_token))
-        except (SlackApiError, BoltError, OSError) as error:
-            reason = error.response.get("error") if isinstance(error, SlackApiError) else error
-            raise CommandError(f"Slack refused the Socket Mode connection (SLACK_APP_TOKEN): {reason}") from None
-        return lambda: server.serve_socket_mode(handler)
-    try:
-        http_server = server.create_http_server(app, args.host, args.port)
-    except (OSError, ValueError) as error:
-        raise CommandError(f"cannot listen on {args.host}:{args.port} (--host/--port): {error}") from None
-    return lambda: server.serve_http(http_server, args.host)
 
 
 def check_serve_settings(settings: Settings, *, socket_mode: bool, scheduler: bool) -> None:
@@ -245,10 +223,9 @@ def cmd_roundup(args: argparse.Namespace, settings: Settings) -> int:
         channel = args.channel or settings.roundup_channel
         if channel is None:
             raise ConfigError("ROUNDUP_CHANNEL is not set (or pass --channel C0123456789)")
-        from bot.slack.app import make_web_client
+        from bot.slack.client import roundup_channel
 
-        client = make_web_client(settings, retries=False)
-        result = post_roundup(db, client, month, channel, owner=owner_name("cli"))
+        result = post_roundup(db, roundup_channel(settings), month, channel, owner=owner_name("cli"))
     except RoundupError as error:
         raise CommandError(str(error)) from None
     if result.status == "failed":

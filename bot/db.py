@@ -307,6 +307,20 @@ def m008_search_version(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m009_roundup_watch_start(db: sqlite_utils.Database) -> None:
+    """When the scheduler first ran for a channel: a fire time before it is not "missed", so a new
+    install waits for its first fire time instead of posting to the team at once."""
+    db.executescript(
+        """
+        CREATE TABLE roundup_schedule_start (
+            channel TEXT PRIMARY KEY,
+            first_started TEXT NOT NULL          -- ISO 8601 with offset
+        );
+        """
+    )
+
+
 _local = threading.local()
 
 

@@ -39,7 +39,15 @@ from bot.roundup.post import (
     post_roundup,
     roundup_state,
 )
-from bot.roundup.schedule import cron_trigger, needs_catch_up, run_scheduled_roundup, start_scheduler
+from bot.roundup.schedule import (
+    cron_trigger,
+    needs_catch_up,
+    next_roundup_line,
+    record_first_start,
+    run_scheduled_roundup,
+    start_scheduler,
+)
+from bot.slack.client import WebApiChannel
 from tests.conftest import SHIPPED_DIGEST
 from tests.fakes.bot_server import bot_settings, running_bot
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
@@ -66,8 +74,9 @@ def db(tmp_path: Path) -> sqlite_utils.Database:
     return database
 
 
-def client_for(fake: FakeSlack, timeout: float = 10) -> WebClient:
-    return WebClient(token=BOT_TOKEN, base_url=fake.api_url, timeout=timeout, retry_handlers=[])  # type: ignore[arg-type]
+def client_for(fake: FakeSlack, timeout: float = 10) -> WebApiChannel:
+    """The roundup's channel to the fake Slack, through the real slack_sdk client without retries."""
+    return WebApiChannel(WebClient(token=BOT_TOKEN, base_url=fake.api_url, timeout=timeout, retry_handlers=[]))  # type: ignore[arg-type]
 
 
 def post_unpaced(
@@ -299,6 +308,7 @@ def test_a_missed_schedule_is_caught_up_once_at_start(
     )
     trigger = cron_trigger("0 9 1 * *", settings.roundup_timezone)
     now = datetime(2023, 2, 15, 12, tzinfo=UTC)
+    record_first_start(db, CHANNEL, datetime(2023, 1, 20, tzinfo=UTC))  # installed before the 1 Feb fire
     missed = needs_catch_up(db, CHANNEL, trigger, now)
     assert missed is not None and missed.isoformat() == "2023-02-01T09:00:00+01:00"
     scheduler = start_scheduler(settings, lambda: client_for(fake), now=lambda: now, post_interval=0)
@@ -317,8 +327,29 @@ def test_a_missed_schedule_is_caught_up_once_at_start(
     assert len(posted(fake)) == PARTS
 
 
+def test_the_first_start_waits_for_the_next_fire_time(
+    fake: FakeSlack, db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    """A new install never posts to the team at once: the fire time before it was installed is not missed."""
+    settings = Settings({"PAPERBOT_DB": str(tmp_path / "roundup.db"), "ROUNDUP_CHANNEL": CHANNEL})
+    trigger = cron_trigger("0 9 1 * *", ZoneInfo("UTC"))
+    now = datetime(2023, 2, 15, 12, tzinfo=UTC)
+    assert needs_catch_up(db, CHANNEL, trigger, now) is None  # never started: nothing was missed
+    scheduler = start_scheduler(settings, lambda: client_for(fake), now=lambda: now, post_interval=0)
+    assert scheduler is not None
+    try:
+        assert [job.id for job in scheduler.get_jobs()] == ["monthly_roundup"]  # no catch-up job
+    finally:
+        scheduler.shutdown(wait=True)
+    assert posted(fake) == []
+    assert next_roundup_line(settings, now) == "next roundup: 2023-03-01 09:00 UTC, month 2023-01, to C0ROUNDUP"
+    # Down over the 1 March fire time: that one was missed while installed, and is caught up.
+    later = datetime(2023, 3, 2, tzinfo=UTC)
+    assert needs_catch_up(db, CHANNEL, trigger, later) is not None
+
+
 def test_no_channel_no_scheduler(tmp_path: Path) -> None:
-    assert start_scheduler(Settings({"PAPERBOT_DB": str(tmp_path / "x.db")}), lambda: WebClient()) is None
+    assert start_scheduler(Settings({"PAPERBOT_DB": str(tmp_path / "x.db")}), lambda: client_for(FakeSlack())) is None
 
 
 def test_cli_prints_posts_and_reports(
@@ -341,9 +372,7 @@ def test_cli_prints_posts_and_reports(
     code, out, _ = run_cli(capsys, "roundup", "--month", "2023-01")
     assert "attempt 1 failed" in out and "still due" in out
     monkeypatch.setenv("ROUNDUP_CHANNEL", CHANNEL)
-    import bot.roundup.post
-
-    monkeypatch.setattr(bot.roundup.post.time, "sleep", lambda s: None)
+    monkeypatch.setattr("bot.roundup.post.PACE_SECONDS", 0.0)
     code, out, _ = run_cli(capsys, "roundup", "--post")
     assert code == 0 and "posted the 2023-01 roundup to C0ROUNDUP" in out
     code, out, _ = run_cli(capsys, "roundup", "--post")
@@ -351,32 +380,26 @@ def test_cli_prints_posts_and_reports(
     assert_one_complete_roundup(fake, db)
 
 
-def test_slack_preview_and_admin_only_post(fake: FakeSlack, tmp_path: Path) -> None:
+def test_slack_preview_and_admin_only_post(fake: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "slack.db"
     load_file(connect(path), SHIPPED_DIGEST)
     settings = bot_settings(fake, path, PAPERBOT_ADMINS="UADMIN", ROUNDUP_CHANNEL=CHANNEL)
-    import bot.roundup.post
-
-    original = bot.roundup.post.time.sleep
-    bot.roundup.post.time.sleep = lambda s: None  # type: ignore[assignment]
-    try:
-        with running_bot(settings, fake) as running:
-            _, preview = running.command("roundup")
-            assert preview["response_type"] == "ephemeral"
-            assert preview["blocks"][0]["text"]["text"] == "Paper roundup — January 2023"
-            assert "Preview, only you see this" in json.dumps(preview, ensure_ascii=False)
-            _, refused = running.command("roundup post", user_id="U0NOBODY")
-            assert "Only paperbot admins" in refused["text"]
-            assert fake.calls("chat.postMessage") == []
-            response_url = fake.response_url("admin")
-            _, accepted = running.command("roundup post 2023-01", user_id="UADMIN", response_url=response_url)
-            assert accepted["text"] == f"Posting the 2023-01 roundup to <#{CHANNEL}>…"
-            [done] = fake.wait_for_responses(1, response_url, timeout=20)
-            assert "posted the 2023-01 roundup" in done["text"]
-            _, status = running.command("roundup")
-            assert "posted to C0ROUNDUP" in json.dumps(status, ensure_ascii=False)
-    finally:
-        bot.roundup.post.time.sleep = original  # type: ignore[assignment]
+    monkeypatch.setattr("bot.roundup.post.PACE_SECONDS", 0.0)
+    with running_bot(settings, fake) as running:
+        _, preview = running.command("roundup")
+        assert preview["response_type"] == "ephemeral"
+        assert preview["blocks"][0]["text"]["text"] == "Paper roundup — January 2023"
+        assert "Preview, only you see this" in json.dumps(preview, ensure_ascii=False)
+        _, refused = running.command("roundup post", user_id="U0NOBODY")
+        assert "Only paperbot admins" in refused["text"]
+        assert fake.calls("chat.postMessage") == []
+        response_url = fake.response_url("admin")
+        _, accepted = running.command("roundup post 2023-01", user_id="UADMIN", response_url=response_url)
+        assert accepted["text"] == f"Posting the 2023-01 roundup to <#{CHANNEL}>…"
+        [done] = fake.wait_for_responses(1, response_url, timeout=20)
+        assert "posted the 2023-01 roundup" in done["text"]
+        _, status = running.command("roundup")
+        assert "posted to C0ROUNDUP" in json.dumps(status, ensure_ascii=False)
     assert parts_of(fake) == list(range(PARTS))
 
 
@@ -417,6 +440,7 @@ def test_a_busy_month_is_caught_up_and_retried(fake: FakeSlack, db: sqlite_utils
         "INSERT INTO roundup_schedule_runs (channel, fire_time, month, outcome, ran_at) VALUES (?, ?, ?, ?, ?)",
         [CHANNEL, datetime(2023, 2, 1, 9, tzinfo=ZoneInfo("UTC")).isoformat(), "2023-01", "busy", "x"],
     )
+    record_first_start(db, CHANNEL, datetime(2023, 1, 1, tzinfo=UTC))
     assert needs_catch_up(db, CHANNEL, trigger, now) is not None
 
 
@@ -466,6 +490,7 @@ def test_a_busy_scheduled_run_is_retried_after_the_lease(
         post_unpaced(db, fake, owner=owner_name("admin U1"), checkpoint=crash_at)
     settings = Settings({"PAPERBOT_DB": str(tmp_path / "roundup.db"), "ROUNDUP_CHANNEL": CHANNEL})
     now = datetime(2023, 2, 15, 12, tzinfo=UTC)
+    record_first_start(db, CHANNEL, datetime(2023, 1, 1, tzinfo=UTC))
     scheduler = start_scheduler(settings, lambda: client_for(fake), now=lambda: now, post_interval=0)
     assert scheduler is not None
     try:
@@ -480,3 +505,16 @@ def test_a_busy_scheduled_run_is_retried_after_the_lease(
     finally:
         scheduler.shutdown(wait=True)
     assert posted(fake) == []
+
+
+def test_an_answer_without_a_ts_is_not_recorded_as_posted(fake: FakeSlack, db: sqlite_utils.Database) -> None:
+    """Slack's answer must carry ``ok: true`` and a ``ts``; anything else leaves the month due."""
+    fake.set_handler("chat.postMessage", lambda params: {"ok": True})
+    result = post_unpaced(db, fake, owner="test")
+    assert result.status == "failed" and "no message ts" in (result.error or "")
+    state = roundup_state(db, "2023-01", CHANNEL)
+    assert state is not None and state.status == "failed" and state.ts is None
+    assert due_month(db, CHANNEL) == "2023-01"
+    fake.set_handler("chat.postMessage", None)
+    assert post_unpaced(db, fake, owner="test").status == "posted"
+    assert_one_complete_roundup(fake, db)

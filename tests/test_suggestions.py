@@ -251,8 +251,18 @@ def test_team_picks_appear_once_in_the_roundup(fake: FakeSlack, db_path: Path) -
     client_kwargs = {"token": BOT_TOKEN, "base_url": fake.api_url, "retry_handlers": []}
     from slack_sdk import WebClient
 
+    from bot.slack.client import WebApiChannel
+
+    channel = WebApiChannel(WebClient(**client_kwargs))  # type: ignore[arg-type]
+
     result = post_roundup(
-        db, WebClient(**client_kwargs), "2023-01", ROUNDUP, owner="t", post_interval=0, sleep=lambda s: None
+        db,
+        channel,
+        "2023-01",
+        ROUNDUP,
+        owner="t",
+        post_interval=0,
+        sleep=lambda s: None,
     )
     assert result.status == "posted"
     headline = json.dumps(fake.messages(ROUNDUP)[0], ensure_ascii=False)
@@ -265,7 +275,15 @@ def test_team_picks_appear_once_in_the_roundup(fake: FakeSlack, db_path: Path) -
     remaining = [s.arxiv_id for s in suggestions.open_suggestions(db)]
     assert remaining == ["2305.00001", "2305.00000"]
     load_file(db, DATA / "digest-2023-02.md")
-    post_roundup(db, WebClient(**client_kwargs), "2023-02", ROUNDUP, owner="t", post_interval=0, sleep=lambda s: None)
+    post_roundup(
+        db,
+        channel,
+        "2023-02",
+        ROUNDUP,
+        owner="t",
+        post_interval=0,
+        sleep=lambda s: None,
+    )
     february = json.dumps(next(m for m in fake.messages(ROUNDUP) if "February" in json.dumps(m)), ensure_ascii=False)
     assert "2305.00001" in february and "2305.00006" not in february
 

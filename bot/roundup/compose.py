@@ -26,23 +26,12 @@ from bot.slack.blocks import (
     title_link,
 )
 from bot.slack.ids import COMMAND
+from bot.suggestions.model import MAX_PICKS, Pick
 
 MAX_MESSAGE_CHARS = 12_000
 """Block text per message; Slack's documented ceiling for a message is higher, this keeps it readable."""
 MAX_MESSAGE_BLOCKS = 45
 GIST_CHARS = 160
-MAX_PICKS = 5
-
-
-@dataclass(frozen=True)
-class Pick:
-    """A team pick: a suggested paper with its votes."""
-
-    title: str
-    arxiv_id: str
-    votes: int
-    suggested_by: tuple[str, ...]
-    url: str = ""
 
 
 @dataclass(frozen=True)

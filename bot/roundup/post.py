@@ -15,6 +15,9 @@ The protocol, all state in ``roundup_posts`` / ``roundup_replies`` (migration m0
    the month still due.
 
 Slack's ~1 message per second per channel is kept by ``post_interval`` between messages.
+
+Slack itself is reached through :class:`RoundupChannel`, a port that ``bot.slack.client`` implements over
+the Web API: this module knows the protocol, not the SDK.
 """
 
 from __future__ import annotations
@@ -29,11 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import sqlite_utils
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.db import write_transaction
 from bot.digest import catalog
@@ -49,6 +50,38 @@ POST_ATTEMPTS = 4
 BACKOFF_SECONDS = (1.0, 4.0, 15.0)
 HISTORY_WINDOW_SECONDS = 3600.0
 """How far before the first claim the channel is searched for an already posted headline."""
+
+
+PACE_SECONDS = 1.0
+"""Default pause between two messages of a roundup: Slack allows ~1 message per second per channel."""
+
+
+class SlackFailure(Exception):
+    """A Web API call Slack answered with an error: ``code`` is Slack's error string (``None`` when the
+    answer had none), ``status`` the HTTP status, ``retry_after`` the seconds a 429 asked to wait."""
+
+    def __init__(self, code: str | None, status: int, retry_after: float | None = None) -> None:
+        self.code = code
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(f"Slack answered {code or 'an error'} (HTTP {status})")
+
+
+class RoundupChannel(Protocol):
+    """What posting a roundup needs from Slack. Calls raise :class:`SlackFailure` when Slack answers with
+    an error and ``OSError`` when the network fails (a timed-out post may still have been posted)."""
+
+    def post_message(
+        self, channel: str, message: Message, *, thread_ts: str | None, metadata: dict[str, Any]
+    ) -> str | None:
+        """Post ``message`` (unfurls off) and return its ``ts``; ``None`` when Slack's answer lacked one."""
+
+    def history(self, channel: str, *, oldest: str, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the channel's messages since ``oldest``, with their metadata, and the next cursor."""
+
+    def replies(self, channel: str, ts: str, *, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the thread under ``ts``, with metadata, and the next cursor."""
+
 
 log = logging.getLogger("bot.roundup.post")
 
@@ -206,12 +239,12 @@ def _load(data: str) -> Roundup:
 
 def post_roundup(
     db: sqlite_utils.Database,
-    client: WebClient,
+    client: RoundupChannel,
     month: str,
     channel: str,
     *,
     owner: str,
-    post_interval: float = 1.0,
+    post_interval: float | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     checkpoint: Callable[[str], None] | None = None,
@@ -230,8 +263,9 @@ def post_roundup(
     mark = checkpoint or (lambda step: None)
     mark("claimed")
     try:
-        return _post_claimed(db, client, claim, channel, post_interval, clock, sleep, mark)
-    except (SlackApiError, OSError, RoundupError) as error:
+        pace = PACE_SECONDS if post_interval is None else post_interval
+        return _post_claimed(db, client, claim, channel, pace, clock, sleep, mark)
+    except (SlackFailure, OSError, RoundupError) as error:
         reason = _reason(error, channel)
         log.info("roundup %s to %s failed: %s", month, channel, reason)  # the caller reports it
         with write_transaction(db):
@@ -248,16 +282,15 @@ def _now() -> str:
 
 
 def _reason(error: BaseException, channel: str) -> str:
-    if isinstance(error, SlackApiError):
-        code = error.response.get("error") if error.response is not None else None
-        status = error.response.status_code if error.response is not None else None
+    if isinstance(error, SlackFailure):
+        code = error.code
         if code == "channel_not_found":
             return f"Slack says channel {channel} does not exist (channel_not_found): check ROUNDUP_CHANNEL"
         if code == "not_in_channel":
             return f"the bot is not in channel {channel} (not_in_channel): invite @paperbot there"
         if code in ("missing_scope", "not_authed", "invalid_auth", "account_inactive", "token_revoked"):
             return f"Slack refused the bot token ({code}): reinstall the app with the manifest's scopes"
-        return f"Slack answered {code or 'an error'} (HTTP {status})"
+        return str(error)
     return str(error) or type(error).__name__
 
 
@@ -344,7 +377,7 @@ def _update_claimed(db: sqlite_utils.Database, claim: _Claim, channel: str, now:
 
 def _post_claimed(
     db: sqlite_utils.Database,
-    client: WebClient,
+    client: RoundupChannel,
     claim: _Claim,
     channel: str,
     post_interval: float,
@@ -414,43 +447,37 @@ def _is_ours(message: dict[str, Any], month: str, part: int) -> bool:
     )
 
 
-def _find_headline(client: WebClient, channel: str, month: str, *, since: float) -> str | None:
+def _find_headline(client: RoundupChannel, channel: str, month: str, *, since: float) -> str | None:
     """The ts of a headline for ``month`` already in ``channel`` (posted by a crashed attempt)."""
     cursor = None
     for _ in range(20):  # at most 20 pages of 200 messages
-        response = client.conversations_history(
-            channel=channel, oldest=f"{max(since, 0):.6f}", include_all_metadata=True, limit=200, cursor=cursor
-        )
-        for message in response.get("messages") or []:
+        messages, cursor = client.history(channel, oldest=f"{max(since, 0):.6f}", cursor=cursor)
+        for message in messages:
             if _is_ours(message, month, 0):
                 return str(message["ts"])
-        cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
             return None
     return None
 
 
-def _thread_parts(client: WebClient, channel: str, month: str, thread_ts: str) -> dict[int, str]:
+def _thread_parts(client: RoundupChannel, channel: str, month: str, thread_ts: str) -> dict[int, str]:
     """Replies already in the roundup's thread, by part."""
     found: dict[int, str] = {}
     cursor = None
     for _ in range(20):
-        response = client.conversations_replies(
-            channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
-        )
-        for message in response.get("messages") or []:
+        messages, cursor = client.replies(channel, thread_ts, cursor=cursor)
+        for message in messages:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
             part = payload.get("part")
             if isinstance(part, int) and part > 0 and _is_ours(message, month, part):
                 found.setdefault(part, str(message["ts"]))
-        cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
             break
     return found
 
 
 def _post(
-    client: WebClient,
+    client: RoundupChannel,
     channel: str,
     message: Message,
     month: str,
@@ -463,27 +490,18 @@ def _post(
     last: BaseException | None = None
     for attempt in range(POST_ATTEMPTS):
         try:
-            response = client.chat_postMessage(
-                channel=channel,
-                text=message.text,
-                blocks=list(message.blocks),
-                thread_ts=thread_ts,
-                metadata=_metadata(month, part),
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-            return str(response["ts"])
-        except SlackApiError as error:
-            status = error.response.status_code if error.response is not None else 0
-            if status == 429:
+            ts = client.post_message(channel, message, thread_ts=thread_ts, metadata=_metadata(month, part))
+            if ts:
+                return ts
+            # ok without a ts: Slack may or may not have posted it; never record it as posted.
+            last = RoundupError("Slack's answer had no message ts")
+        except SlackFailure as error:
+            if error.status == 429:
                 # Rate limited: certainly not posted. Wait as told, then send again.
-                retry_after = float(
-                    error.response.headers.get("Retry-After", error.response.headers.get("retry-after", 1))
-                )
-                sleep(min(retry_after, 60.0))
+                sleep(min(error.retry_after if error.retry_after is not None else 1.0, 60.0))
                 last = error
                 continue
-            if status < 500:
+            if error.status < 500:
                 raise  # channel_not_found, not_in_channel, invalid_blocks…: sending again will not help
             last = error
         except OSError as error:  # timeout or connection error: Slack may have posted it anyway

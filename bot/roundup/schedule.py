@@ -23,11 +23,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
-from slack_sdk import WebClient
 
 from bot.config import ConfigError, Settings
 from bot.db import thread_db, write_transaction
-from bot.roundup.post import LEASE_SECONDS, PostResult, RoundupError, due_month, owner_name, post_roundup
+from bot.roundup.post import (
+    LEASE_SECONDS,
+    PostResult,
+    RoundupChannel,
+    RoundupError,
+    due_month,
+    owner_name,
+    post_roundup,
+)
 
 JOB_ID = "monthly_roundup"
 RETRY_DELAYS = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
@@ -158,11 +165,11 @@ def _record_run(db: sqlite_utils.Database, channel: str, fire_time: datetime, mo
 
 def run_scheduled_roundup(
     db: sqlite_utils.Database,
-    client: WebClient,
+    client: RoundupChannel,
     channel: str,
     fire_time: datetime,
     *,
-    post_interval: float = 1.0,
+    post_interval: float | None = None,
 ) -> PostResult | None:
     """The job: post the latest digest month not yet posted to ``channel``; record the fire as served.
 
@@ -184,11 +191,26 @@ def run_scheduled_roundup(
     return result
 
 
+def record_first_start(db: sqlite_utils.Database, channel: str, now: datetime) -> datetime:
+    """Note when the scheduler first ran for ``channel`` (kept across restarts); returns that time."""
+    with write_transaction(db):
+        db.execute(
+            "INSERT OR IGNORE INTO roundup_schedule_start (channel, first_started) VALUES (?, ?)",
+            [channel, now.isoformat()],
+        )
+        row = db.execute("SELECT first_started FROM roundup_schedule_start WHERE channel = ?", [channel]).fetchone()
+    return datetime.fromisoformat(str(row[0]))
+
+
 def needs_catch_up(db: sqlite_utils.Database, channel: str, trigger: BaseTrigger, now: datetime) -> datetime | None:
     """The most recent fire time, when no run served it to the end (the bot was down, the post failed, or
-    another poster held the month and may have died with it)."""
+    another poster held the month and may have died with it). Only fire times that fell while the
+    scheduler was installed for ``channel`` count: never one before its first start."""
     fire = previous_fire_time(trigger, now)
     if fire is None:
+        return None
+    started = db.execute("SELECT first_started FROM roundup_schedule_start WHERE channel = ?", [channel]).fetchone()
+    if started is None or fire < datetime.fromisoformat(str(started[0])):
         return None
     row = db.execute(
         "SELECT outcome FROM roundup_schedule_runs WHERE channel = ? AND fire_time = ?", [channel, fire.isoformat()]
@@ -200,10 +222,10 @@ def needs_catch_up(db: sqlite_utils.Database, channel: str, trigger: BaseTrigger
 
 def start_scheduler(
     settings: Settings,
-    client_factory: Callable[[], WebClient],
+    client_factory: Callable[[], RoundupChannel],
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    post_interval: float = 1.0,
+    post_interval: float | None = None,
 ) -> BackgroundScheduler | None:
     """Start the roundup scheduler for ``ROUNDUP_CHANNEL`` (``None`` when no channel is configured).
 
@@ -230,11 +252,31 @@ def start_scheduler(
             scheduler.add_job(job, "date", run_date=when, kwargs={"fire_time": fired, "retry": retry + 1})
 
     scheduler.add_job(job, trigger, id=JOB_ID, coalesce=True, max_instances=1, misfire_grace_time=3600)
+    record_first_start(thread_db(settings.db_path), channel, now().astimezone(timezone))
     missed = needs_catch_up(thread_db(settings.db_path), channel, trigger, now().astimezone(timezone))
     if missed is not None:
         log.info("roundup: the run due at %s did not happen; catching up now", missed.isoformat())
         scheduler.add_job(job, kwargs={"fire_time": missed}, id="roundup_catch_up")  # no trigger: run at once
     scheduler.start()
-    next_fire = trigger.get_next_fire_time(None, now().astimezone(timezone))
-    log.info("roundup: next post to %s at %s", channel, next_fire.isoformat() if next_fire else "never")
     return scheduler
+
+
+def describe_next_roundup(db: sqlite_utils.Database, channel: str, trigger: BaseTrigger, now: datetime) -> str:
+    """``next roundup: 2026-12-01 09:00 UTC, month 2023-02, to C0123`` (the month as things stand now)."""
+    fire: datetime | None = trigger.get_next_fire_time(None, now)
+    if fire is None:
+        return f"next roundup: never (ROUNDUP_SCHEDULE has no future date), to {channel}"
+    month = due_month(db, channel)
+    what = f"month {month}" if month else "nothing due yet (every digest month is posted; load the next one)"
+    return f"next roundup: {fire.strftime('%Y-%m-%d %H:%M %Z')}, {what}, to {channel}"
+
+
+def next_roundup_line(settings: Settings, now: datetime | None = None) -> str | None:
+    """What ``serve`` says at start about the schedule, or ``None`` when ``ROUNDUP_CHANNEL`` is unset."""
+    channel = settings.roundup_channel
+    if channel is None:
+        return None
+    timezone = settings.roundup_timezone
+    trigger = cron_trigger(settings.roundup_schedule, timezone)
+    moment = (now or datetime.now(UTC)).astimezone(timezone)
+    return describe_next_roundup(thread_db(settings.db_path), channel, trigger, moment)

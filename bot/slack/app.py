@@ -14,42 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
 from bot.config import Settings
+from bot.slack.client import make_web_client
 from bot.slack.listeners import register_listeners
 from bot.slack.services import Services
-
-WEB_API_TIMEOUT_SECONDS = 10
-"""Per-request deadline of Web API calls (slack_sdk's default is 30 s)."""
-
-
-def make_web_client(settings: Settings, token: str | None = None, *, retries: bool = True) -> WebClient:
-    """A Web API client for ``SLACK_API_URL`` that retries 429 (honouring ``Retry-After``, at most 3
-    times), 5xx (twice) and connection errors (twice).
-
-    ``retries=False`` for callers that must not send a message twice (the roundup): a timed-out or 5xx
-    ``chat.postMessage`` may have been posted, so they check before sending again (bot.roundup.post).
-    """
-    handlers = (
-        [
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ]
-        if retries
-        else []
-    )
-    return WebClient(
-        token=token or settings.require_slack_bot_token(),
-        base_url=settings.slack_api_url,
-        timeout=WEB_API_TIMEOUT_SECONDS,
-        retry_handlers=handlers,
-    )
 
 
 def build_app(settings: Settings, *, socket_mode: bool = False, client: WebClient | None = None) -> App:

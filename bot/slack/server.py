@@ -16,7 +16,12 @@ from urllib.parse import parse_qsl
 import waitress
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.error import BoltError
 from slack_bolt.request.internals import build_context
+from slack_sdk.errors import SlackApiError
+
+from bot.config import Settings
+from bot.slack.app import build_app
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -118,3 +123,32 @@ def serve_socket_mode(handler: Any) -> None:
         threading.Event().wait()
     finally:
         handler.close()
+
+
+class StartupError(Exception):
+    """The bot cannot start: Slack refused a token, cannot be reached, or the port cannot be bound. The
+    message is one line naming the setting to check."""
+
+
+def start_slack(settings: Settings, *, socket_mode: bool, host: str, port: int) -> Callable[[], None]:
+    """Build the app, have Slack accept the tokens and bind the port (or open the Socket Mode connection);
+    returns what serves until interrupted. Raises :class:`StartupError`."""
+    try:
+        app = build_app(settings, socket_mode=socket_mode)
+    except BoltError as error:
+        raise StartupError(f"Slack refused SLACK_BOT_TOKEN ({error})") from None
+    except OSError as error:
+        reason = getattr(error, "reason", None) or error
+        raise StartupError(f"cannot reach Slack at {settings.slack_api_url} (SLACK_API_URL): {reason}") from None
+    if socket_mode:
+        try:
+            handler = connect_socket_mode(app, str(settings.slack_app_token))
+        except (SlackApiError, BoltError, OSError) as error:
+            reason = error.response.get("error") if isinstance(error, SlackApiError) else error
+            raise StartupError(f"Slack refused the Socket Mode connection (SLACK_APP_TOKEN): {reason}") from None
+        return lambda: serve_socket_mode(handler)
+    try:
+        http_server = create_http_server(app, host, port)
+    except (OSError, ValueError) as error:
+        raise StartupError(f"cannot listen on {host}:{port} (--host/--port): {error}") from None
+    return lambda: serve_http(http_server, host)

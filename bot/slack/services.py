@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot.config import Settings
 from bot.db import thread_db
+from bot.slack.client import make_web_client
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,6 @@ class Services:
 
     def posting_client(self) -> WebClient:
         """A Web API client without blind retries, for messages that must not be sent twice."""
-        from bot.slack.app import make_web_client
-
         return make_web_client(self.settings, retries=False)
 
     def card_lock(self, suggestion_id: int) -> threading.Lock:

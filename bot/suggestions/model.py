@@ -22,11 +22,23 @@ from bot.arxiv.ids import ArxivRef, parse_arxiv_ref
 from bot.db import write_transaction
 from bot.digest import catalog
 from bot.digest.catalog import PaperView
-from bot.roundup.compose import MAX_PICKS, Pick
 
 DAILY_LIMIT = 10
 MAX_WHY_CHARS = 500
 EXAMPLE = "/paper suggest https://arxiv.org/abs/2301.11325 great music model"
+MAX_PICKS = 5
+"""Open suggestions a roundup shows as the team's picks."""
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A team pick: a suggested paper with its votes."""
+
+    title: str
+    arxiv_id: str
+    votes: int
+    suggested_by: tuple[str, ...]
+    url: str = ""
 
 
 @dataclass(frozen=True)

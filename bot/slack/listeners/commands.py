@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from bot.roundup.post import RoundupError, owner_name, post_roundup
 from bot.slack import blocks, mrkdwn
 from bot.slack.blocks import Message
+from bot.slack.client import WebApiChannel
 from bot.slack.listeners import suggesting
 from bot.slack.listeners.errors import ACCEPTED
 from bot.slack.replies import paper_reply, parse_roundup_args, resolve_month
@@ -97,7 +98,7 @@ def paper_command_work(body: dict[str, Any], respond: Respond, context: BoltCont
     user = str(body.get("user_id"))
     try:
         result = post_roundup(
-            services.db(), services.posting_client(), month, channel, owner=owner_name(f"admin {user}")
+            services.db(), WebApiChannel(services.posting_client()), month, channel, owner=owner_name(f"admin {user}")
         )
         text = result.describe()
     except RoundupError as error:
