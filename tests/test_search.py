@@ -10,7 +10,9 @@ import sqlite_utils
 from bot.db import connect
 from bot.digest.store import load_file
 from bot.search.query import search
+from bot.search.terms import TERMS_VERSION
 from tests.conftest import DATA, SHIPPED_DIGEST
+from tests.helpers import run_cli
 
 MUSICLM = "MusicLM: Generating Music From TextPage"
 WATERMARK = "A Watermark for Large Language Models"
@@ -213,3 +215,75 @@ def test_spelling_vocabulary_is_never_another_databases(tmp_path: Path, where: s
         if where == "file":
             for leftover in tmp_path.glob("reused.db*"):
                 leftover.unlink()
+
+
+# --- the stored search terms stay current (issue 9, defect 9) ----------------------------------------------
+
+
+def nick_column(db: sqlite_utils.Database, arxiv_id: str) -> str:
+    row = db.execute(
+        "SELECT s.nick FROM paper_search s JOIN papers p ON p.id = s.rowid WHERE p.arxiv_id = ?", [arxiv_id]
+    ).fetchone()
+    return str(row[0])
+
+
+def test_a_database_derived_by_older_terms_is_brought_up_to_date_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    own = connect(path)
+    load_file(own, SHIPPED_DIGEST)
+    # As an older version of bot.search.terms would have left it: no nicknames, and its version recorded.
+    own.execute("UPDATE entries SET search_nick = ''")
+    own.execute("UPDATE search_state SET terms_version = terms_version - 1")
+    assert "MusicLM" not in nick_column(own, "2301.11325")
+    own.close()
+    reopened = connect(path)
+    assert "MusicLM" in nick_column(reopened, "2301.11325")
+    assert reopened.execute("SELECT terms_version FROM search_state").fetchone()[0] == TERMS_VERSION
+
+
+def test_changing_the_terms_version_reindexes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "versions.db"
+    own = connect(path)
+    load_file(own, SHIPPED_DIGEST)
+    own.close()
+    # A new version of the terms code: every paper is also called by a new nickname.
+    import bot.search.index
+    import bot.search.terms
+
+    monkeypatch.setattr(bot.search.terms, "TERMS_VERSION", TERMS_VERSION + 1)
+    monkeypatch.setattr(bot.search.index, "TERMS_VERSION", TERMS_VERSION + 1)
+    original = bot.search.terms.nicknames
+    monkeypatch.setattr(bot.search.index, "nicknames", lambda title, summary="": [*original(title, summary), "Quuxly"])
+    assert connect(path).execute("SELECT count(*) FROM paper_search WHERE nick MATCH 'quuxly'").fetchone()[0] == 10
+    # The same version again: nothing to do, nothing written.
+    again = connect(path)
+    assert again.execute("SELECT terms_version FROM search_state").fetchone()[0] == TERMS_VERSION + 1
+    assert bot.search.index.is_current(again)
+
+
+def test_reindex_command_on_a_fresh_database(capsys: pytest.CaptureFixture[str], db_path: Path) -> None:
+    code, out, err = run_cli(capsys, "reindex")
+    assert code == 0 and err == "" and out.startswith("reindexed 0 papers from 0 digest entries")
+    assert connect(db_path).execute("SELECT count(*) FROM paper_search").fetchone()[0] == 0
+
+
+def test_reindex_command_rebuilds_a_damaged_index(capsys: pytest.CaptureFixture[str], db_path: Path) -> None:
+    own = connect(db_path)
+    load_file(own, SHIPPED_DIGEST)
+    load_file(own, DATA / "digest-2023-02.md")
+    own.execute(
+        "INSERT INTO arxiv_entries (arxiv_id, title, authors, abstract, categories, fetched_at) VALUES "
+        "('2301.11325', 'MusicLM: Generating Music From Text', '[\"Christian Frank\"]', 'Hifi music.', '[]', 'now')"
+    )
+    expected = own.execute("SELECT rowid, * FROM paper_search ORDER BY rowid").fetchall()
+    assert search(own, "toolfromer").corrected == "toolformer"  # caches the spelling vocabulary
+    own.execute("DELETE FROM paper_search WHERE rowid IN (SELECT rowid FROM paper_search LIMIT 5)")
+    own.execute("UPDATE entries SET search_body = ''")
+    code, out, _ = run_cli(capsys, "reindex")
+    assert code == 0 and out.startswith("reindexed 13 papers from 13 digest entries (13 with new search terms")
+    assert own.execute("SELECT rowid, * FROM paper_search ORDER BY rowid").fetchall() == expected
+    assert search(own, "christian frank").papers[0].arxiv_id == "2301.11325"
+    assert search(own, "toolfromer").corrected == "toolformer"
+    code, out, _ = run_cli(capsys, "reindex")  # again: the same index, nothing re-derived
+    assert code == 0 and "(0 with new search terms" in out
+    assert own.execute("SELECT rowid, * FROM paper_search ORDER BY rowid").fetchall() == expected

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from bot.digest import catalog
-from bot.digest.parse import validate_month
+from bot.digest.months import MonthError, parse_month
 from bot.roundup.post import load_roundup, roundup_states
 from bot.search.query import search
 from bot.slack import blocks
@@ -50,12 +50,13 @@ def parse_roundup_args(rest: str) -> tuple[bool, str]:
 
 
 def resolve_month(db: sqlite_utils.Database, month_text: str) -> str | Message:
-    """The month asked for (default: the latest digest), or the message saying why there is none."""
+    """The month asked for in any form people write (bot.digest.months; default: the latest digest), or
+    the message saying why there is none, with the months that have one."""
     known = catalog.months(db)
     if month_text.strip():
         try:
-            month = validate_month(month_text)
-        except ValueError:
+            month = parse_month(month_text, known)
+        except MonthError:
             return blocks.month_not_found(month_text.strip()[:40], known)
         return month if month in known else blocks.month_not_found(month, known)
     return known[0] if known else blocks.month_not_found("", known)
