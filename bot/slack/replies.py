@@ -11,8 +11,8 @@ import sqlite_utils
 from bot.digest import catalog
 from bot.digest.months import MonthError, parse_month
 from bot.roundup.post import load_roundup, roundup_states
-from bot.search.query import search
-from bot.slack import blocks
+from bot.search.query import MAX_CANDIDATES, search
+from bot.slack import blocks, mrkdwn
 from bot.slack.blocks import Message
 from bot.suggestions.blocks import suggestion_list
 from bot.suggestions.model import open_suggestions
@@ -91,10 +91,24 @@ def list_reply(db: sqlite_utils.Database, month_text: str) -> Message:
 def search_reply(db: sqlite_utils.Database, query: str) -> Message:
     """A card for one clear winner, a short list for several, a helpful nothing otherwise."""
     result = search(db, query)
+    prefix = f"*{mrkdwn.escape(result.id_prefix)}*" if result.id_prefix is not None else None
     if result.kind == "winner":
-        return blocks.paper_card(result.papers[0], corrected=result.corrected)
+        note = f"No paper has the arXiv id {prefix}; this is the one whose id starts with it." if prefix else None
+        return blocks.paper_card(result.papers[0], corrected=result.corrected, note=note)
     if result.kind == "choices":
-        return blocks.choices(query, result.papers, corrected=result.corrected, partial=result.partial)
+        heading = None
+        if prefix:
+            count = f"More than {MAX_CANDIDATES}" if result.id_matches > MAX_CANDIDATES else str(result.id_matches)
+            shown = f" The first {len(result.papers)}:" if result.id_matches > len(result.papers) else " Pick one:"
+            heading = f"{count} papers have an arXiv id starting with {prefix}.{shown}"
+        return blocks.choices(
+            query,
+            result.papers,
+            corrected=result.corrected,
+            partial=result.partial,
+            alternatives=result.alternatives,
+            heading=heading,
+        )
     if result.arxiv_ref is not None:
         return blocks.nothing_found(query, arxiv_id=result.arxiv_ref.id)
     if result.papers:
