@@ -97,7 +97,9 @@ class Vocabulary:
 
 
 _EMPTY = Vocabulary({}, ())
-_PARTIAL_ID = re.compile(r"^(?:arxiv\s*:?\s*)?(?P<yymm>(?P<yy>\d{2})(?P<mm>\d{2}))\.(?P<num>\d{0,4})(?:\.{2,}|…)?$")
+_PARTIAL_ID = re.compile(
+    r"^(?:arxiv\s*:?\s*)?(?P<yymm>(?P<yy>\d{2})(?P<mm>\d{2}))\.(?P<num>\d{0,4})(?:\.{2,}|…)?$", re.IGNORECASE
+)
 CAPPED_CANDIDATES = 1000
 """A query whose rarest Chinese word is in more papers than this ranks the newest this many of its matches."""
 MAX_READINGS = 3
