@@ -496,6 +496,7 @@ def test_a_chinese_word_in_thousands_of_papers_still_answers(crowded: sqlite_uti
 def test_no_paper_is_lost_beside_a_word_in_thousands(crowded: sqlite_utils.Database, serial: int) -> None:
     chars = "星河灵犀悟道文心通义千问盘古紫东太初书生天工元象曦和玄武青龙"
     name = "".join(chars[(serial // len(chars) ** k) % len(chars)] for k in range(3)) + "号"
-    for query in (name, f"模型 {name}", f"{name}模型", f"quill{serial:04d} 模型", f"模型 quill{serial:04d}"):
+    queries = (name, f"模型 {name}", f"{name}模型", f"quill{serial:04d} 模型", f"模型 quill{serial:04d}")
+    for query in (*queries, f"模型 quill{serial:04d} qqqzzzxx", f"lovelace quill{serial:04d} qqqzzzxx"):
         result = search(crowded, query)
         assert result.papers and result.papers[0].digest_title.startswith(f"Quill{serial:04d}:"), query

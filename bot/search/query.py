@@ -150,8 +150,11 @@ def search(db: sqlite_utils.Database, query: str, limit: int = 5) -> SearchResul
         fixed, fixed_ranked = found[0]
         return _decide(db, text, fixed, fixed_ranked, limit, " ".join(fixed), partial=False)
     if len(terms) > 1:
-        expression = " OR ".join(_term_expression(term, vocabulary) for term in terms)
-        ranked = _ranked(db, expression, _estimate(vocabulary, terms))
+        # Words in thousands of papers say little next to rarer ones, and would cost BM25 over all of them.
+        rare = [term for term in terms if _estimate_any(vocabulary, [term]) <= CAPPED_CANDIDATES]
+        some = rare or terms
+        expression = " OR ".join(_term_expression(term, vocabulary) for term in some)
+        ranked = _ranked(db, expression, _estimate_any(vocabulary, some))
         if ranked:
             return _decide(db, text, terms, ranked, limit, None, partial=True)
     return SearchResult(query=text, kind="none", papers=_closest(db, vocabulary, terms, limit))
@@ -229,14 +232,30 @@ def _match_all(terms: list[str], vocabulary: Vocabulary) -> str:
 
 def _estimate(vocabulary: Vocabulary, terms: list[str]) -> int:
     """At most how many papers a query's Chinese words match (its rarest bigram's document frequency);
-    0 without Chinese: Latin words are bounded by their own index lookups, and cost far less."""
+    0 without Chinese: Latin words ANDed together are bounded by their own index lookups."""
     counts = [min(vocabulary.counts.get(bigram, 0) for bigram in cjk_bigrams(term)) for term in terms if is_cjk(term)]
     return min(counts) if counts else 0
 
 
+def _estimate_any(vocabulary: Vocabulary, terms: list[str]) -> int:
+    """About how many papers match any of the words (an upper bound, summed over the words' index
+    entries; a beginning with more than 50 completions counts as matching everything)."""
+    total = 0
+    for term in terms:
+        if is_cjk(term):
+            total += min(vocabulary.counts.get(bigram, 0) for bigram in cjk_bigrams(term))
+            continue
+        completions = [term] if len(term) < 3 else vocabulary.completions(term, 51)
+        if len(completions) > 50:
+            return len(vocabulary.ordered)
+        total += sum(vocabulary.counts.get(word, 0) for word in completions)
+    return total
+
+
 def _ranked(db: sqlite_utils.Database, expression: str, estimate: int) -> list[tuple[int, float]]:
     """The best :data:`MAX_CANDIDATES` matches by BM25. When the estimate says thousands match, only the
-    newest :data:`CAPPED_CANDIDATES` are ranked: FTS5 finds them in rowid order without scoring."""
+    newest :data:`CAPPED_CANDIDATES` are ranked: FTS5 finds them in rowid order without scoring. (Latin
+    words ANDed are not capped: their intersection is small, and the cost is FTS5 reading their entries.)"""
     where = "paper_search MATCH ?"
     bounds: list[object] = [expression]
     if estimate > CAPPED_CANDIDATES:
