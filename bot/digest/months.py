@@ -66,7 +66,7 @@ def parse_month(text: str, known: Sequence[str] = ()) -> str:
     shown = " ".join(text.split())[:MAX_MONTH_TEXT]
     value = unicodedata.normalize("NFKC", text).strip().casefold()
     if len(value) > MAX_MONTH_TEXT:
-        raise MonthError(f"{shown!r} is not a month (try 2023-01, 2023年1月 or jan 2023)")
+        raise MonthError(f"month must look like 2023-01, 2023/1, 2023年1月 or jan 2023, got {shown!r}")
     for form in _FORMS:
         match = form.fullmatch(value)
         if match is None:
@@ -81,4 +81,4 @@ def parse_month(text: str, known: Sequence[str] = ()) -> str:
         if not candidates:
             raise MonthError(f"no digest is from month {number} of any year; give the year, as in 2023-{number:02d}")
         return candidates[0]
-    raise MonthError(f"{shown!r} is not a month (try 2023-01, 2023年1月 or jan 2023)")
+    raise MonthError(f"month must look like 2023-01, 2023/1, 2023年1月 or jan 2023, got {shown!r}")
