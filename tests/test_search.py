@@ -500,3 +500,32 @@ def test_no_paper_is_lost_beside_a_word_in_thousands(crowded: sqlite_utils.Datab
     for query in (*queries, f"模型 quill{serial:04d} qqqzzzxx", f"lovelace quill{serial:04d} qqqzzzxx"):
         result = search(crowded, query)
         assert result.papers and result.papers[0].digest_title.startswith(f"Quill{serial:04d}:"), query
+
+
+TERMS_SAMPLES = [
+    ("MusicLM: Generating Music From Text", "扩散模型和自回归离散模型 (MAV3D) and (DSP)"),
+    ("StyleGAN-T: Unlocking the Power of GANs", "检索增强LM，水印。"),
+    ("Ｆｕｌｌ-width ＬＭ： Tramèr's 模型", "Text-To-4D (MAV3D) (x) (ab) (Ab)"),
+    ("A title without nickname", ""),
+]
+TERMS_FINGERPRINTS = {1: "2e1b749aecc483d3"}
+"""What the terms of each TERMS_VERSION are, over the shipped digest and the samples above."""
+
+
+def terms_fingerprint() -> str:
+    import hashlib
+    import json
+
+    from bot.digest.parse import decode_digest, parse_digest, read_digest_bytes
+    from bot.search.index import search_terms
+
+    text, _ = decode_digest(read_digest_bytes(SHIPPED_DIGEST), str(SHIPPED_DIGEST))
+    pairs = [(p.title, p.summary) for p in parse_digest(text, source=str(SHIPPED_DIGEST)).papers] + TERMS_SAMPLES
+    return hashlib.sha256(json.dumps([search_terms(*pair) for pair in pairs]).encode()).hexdigest()[:16]
+
+
+def test_the_terms_version_moves_with_what_the_terms_are() -> None:
+    """Stored search columns are re-derived only when TERMS_VERSION moves: a change to nicknames() or
+    index_text() that leaves it alone would leave every existing database stale. When this fails, bump
+    bot.search.terms.TERMS_VERSION and record the new fingerprint under it."""
+    assert TERMS_FINGERPRINTS.get(TERMS_VERSION) == terms_fingerprint()
