@@ -529,3 +529,8 @@ def test_the_terms_version_moves_with_what_the_terms_are() -> None:
     index_text() that leaves it alone would leave every existing database stale. When this fails, bump
     bot.search.terms.TERMS_VERSION and record the new fingerprint under it."""
     assert TERMS_FINGERPRINTS.get(TERMS_VERSION) == terms_fingerprint()
+
+
+def test_a_named_paper_whose_other_words_do_not_match_is_first_of_a_list(named: sqlite_utils.Database) -> None:
+    result = search(named, "rossi bekridra")  # Bekridra is not by Rossi: say so, do not pretend
+    assert result.kind == "choices" and result.partial and first(result.papers) == "Bekridra"

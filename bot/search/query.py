@@ -462,7 +462,7 @@ def _decide(
     papers = tuple(catalog.get_papers(db, order[:limit]))
     scores = dict(ranked)
     if (
-        exact == 1
+        (exact == 1 and not partial)
         or len(ranked) == 1
         or (not exact and not partial and scores[order[0]] <= CLEAR_WINNER_RATIO * scores[order[1]])
     ):
