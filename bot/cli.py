@@ -33,11 +33,12 @@ class CommandError(Exception):
 
 
 def _month(value: str) -> str:
-    from bot.digest.parse import validate_month
+    """A month with its year in any form people write (``2023-1``, ``2023年1月``, ``jan 2023``)."""
+    from bot.digest.months import MonthError, parse_month
 
     try:
-        return validate_month(value)
-    except ValueError as error:
+        return parse_month(value)
+    except MonthError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
@@ -69,10 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=cmd_serve)
 
     roundup = commands.add_parser("roundup", help="print the monthly roundup, or post it with --post")
-    roundup.add_argument("--month", type=_month, help="the digest month, YYYY-MM (default: the latest)")
+    roundup.add_argument(
+        "--month", help="the digest month: 2023-01, 2023/1, 202301, 2023年1月, jan 2023, 1月 (default: the latest)"
+    )
     roundup.add_argument("--post", action="store_true", help="post it to the channel, exactly once")
     roundup.add_argument("--channel", type=_channel, help="channel ID (default: ROUNDUP_CHANNEL)")
     roundup.set_defaults(handler=cmd_roundup)
+
+    reindex = commands.add_parser("reindex", help="rebuild the search index from the stored digests and arXiv metadata")
+    reindex.set_defaults(handler=cmd_reindex)
     return parser
 
 
@@ -203,7 +209,7 @@ def cmd_roundup(args: argparse.Namespace, settings: Settings) -> int:
     from bot.slack.blocks import render_text
 
     db = connect(settings.db_path)
-    month = args.month or catalog.latest_month(db)
+    month = _digest_month(args.month, catalog.months(db)) if args.month else catalog.latest_month(db)
     if month is None:
         raise CommandError("no digest loaded yet: run `paperbot load data/digests/*.txt` first")
     try:
@@ -234,6 +240,32 @@ def cmd_roundup(args: argparse.Namespace, settings: Settings) -> int:
         print(f"paperbot: {result.describe()}; run it again later to check", file=sys.stderr)
         return EXIT_BUSY
     print(result.describe())
+    return 0
+
+
+def _digest_month(text: str, known: list[str]) -> str:
+    """``--month`` in any form (bot.digest.months), refused with the digest months when none has it."""
+    from bot.digest.months import MonthError, parse_month
+
+    listed = ", ".join(known[:24]) or "none loaded"
+    try:
+        month = parse_month(text, known)
+    except MonthError as error:
+        raise CommandError(f"{error} (digests: {listed})") from None
+    if month not in known:
+        raise CommandError(f"there is no digest for {month} (digests: {listed})")
+    return month
+
+
+def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    """Re-derive every entry's search terms and rebuild the full-text index, in one transaction."""
+    from bot.db import write_transaction
+    from bot.search.index import rebuild
+
+    db = connect(settings.db_path)
+    with write_transaction(db):
+        report = rebuild(db)
+    print(report.describe())
     return 0
 
 

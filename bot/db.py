@@ -15,6 +15,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from bot.search import index as search_index
+
 BUSY_TIMEOUT_SECONDS = 30.0
 """How long a writer waits for another process's transaction before giving up."""
 
@@ -321,6 +323,13 @@ def m009_roundup_watch_start(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m020_search_terms_version(db: sqlite_utils.Database) -> None:
+    """The version of bot.search.terms that derived the stored search columns. 0: unknown, so a database
+    from before this migration has its columns re-derived once when next opened (bot.search.index)."""
+    db.execute("ALTER TABLE search_state ADD COLUMN terms_version INTEGER NOT NULL DEFAULT 0")
+
+
 _local = threading.local()
 
 
@@ -343,6 +352,7 @@ def connect(path: Path | str) -> sqlite_utils.Database:
             # lose the last commits, and never corrupts the file.
             conn.execute("PRAGMA synchronous = NORMAL")
         migrate(db)
+        refresh_search_terms(db)
     except (sqlite3.Error, OSError) as error:
         raise DatabaseError(f"database {target} (PAPERBOT_DB): {error}") from error
     return db
@@ -370,6 +380,17 @@ def migrate(db: sqlite_utils.Database) -> None:
         return
     with write_transaction(db):
         MIGRATIONS.apply(db)
+
+
+def refresh_search_terms(db: sqlite_utils.Database) -> None:
+    """Re-derive the stored search columns when the code that derives them has a new version: one row
+    read when nothing is to do; otherwise under the write lock, checked again there (another process
+    may have done it meanwhile)."""
+    if search_index.is_current(db):
+        return
+    with write_transaction(db):
+        if not search_index.is_current(db):
+            search_index.refresh_terms(db)
 
 
 @contextmanager

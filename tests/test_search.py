@@ -8,9 +8,14 @@ import pytest
 import sqlite_utils
 
 from bot.db import connect
+from bot.digest.catalog import PaperView
 from bot.digest.store import load_file
 from bot.search.query import search
+from bot.search.terms import TERMS_VERSION
 from tests.conftest import DATA, SHIPPED_DIGEST
+from tests.fakes.bot_server import bot_settings, running_bot
+from tests.fakes.slack_api import FakeSlack
+from tests.helpers import run_cli
 
 MUSICLM = "MusicLM: Generating Music From TextPage"
 WATERMARK = "A Watermark for Large Language Models"
@@ -213,3 +218,319 @@ def test_spelling_vocabulary_is_never_another_databases(tmp_path: Path, where: s
         if where == "file":
             for leftover in tmp_path.glob("reused.db*"):
                 leftover.unlink()
+
+
+# --- the stored search terms stay current (issue 9, defect 9) ----------------------------------------------
+
+
+def nick_column(db: sqlite_utils.Database, arxiv_id: str) -> str:
+    row = db.execute(
+        "SELECT s.nick FROM paper_search s JOIN papers p ON p.id = s.rowid WHERE p.arxiv_id = ?", [arxiv_id]
+    ).fetchone()
+    return str(row[0])
+
+
+def test_a_database_derived_by_older_terms_is_brought_up_to_date_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    own = connect(path)
+    load_file(own, SHIPPED_DIGEST)
+    # As an older version of bot.search.terms would have left it: no nicknames, and its version recorded.
+    own.execute("UPDATE entries SET search_nick = ''")
+    own.execute("UPDATE search_state SET terms_version = terms_version - 1")
+    assert "MusicLM" not in nick_column(own, "2301.11325")
+    own.close()
+    reopened = connect(path)
+    assert "MusicLM" in nick_column(reopened, "2301.11325")
+    assert reopened.execute("SELECT terms_version FROM search_state").fetchone()[0] == TERMS_VERSION
+
+
+def test_changing_the_terms_version_reindexes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "versions.db"
+    own = connect(path)
+    load_file(own, SHIPPED_DIGEST)
+    own.close()
+    # A new version of the terms code: every paper is also called by a new nickname.
+    import bot.search.index
+    import bot.search.terms
+
+    monkeypatch.setattr(bot.search.terms, "TERMS_VERSION", TERMS_VERSION + 1)
+    monkeypatch.setattr(bot.search.index, "TERMS_VERSION", TERMS_VERSION + 1)
+    original = bot.search.terms.nicknames
+    monkeypatch.setattr(bot.search.index, "nicknames", lambda title, summary="": [*original(title, summary), "Quuxly"])
+    assert connect(path).execute("SELECT count(*) FROM paper_search WHERE nick MATCH 'quuxly'").fetchone()[0] == 10
+    # The same version again: nothing to do, nothing written.
+    again = connect(path)
+    assert again.execute("SELECT terms_version FROM search_state").fetchone()[0] == TERMS_VERSION + 1
+    assert bot.search.index.is_current(again)
+
+
+def test_reindex_command_on_a_fresh_database(capsys: pytest.CaptureFixture[str], db_path: Path) -> None:
+    code, out, err = run_cli(capsys, "reindex")
+    assert code == 0 and err == "" and out.startswith("reindexed 0 papers from 0 digest entries")
+    assert connect(db_path).execute("SELECT count(*) FROM paper_search").fetchone()[0] == 0
+
+
+def test_reindex_command_rebuilds_a_damaged_index(capsys: pytest.CaptureFixture[str], db_path: Path) -> None:
+    own = connect(db_path)
+    load_file(own, SHIPPED_DIGEST)
+    load_file(own, DATA / "digest-2023-02.md")
+    own.execute(
+        "INSERT INTO arxiv_entries (arxiv_id, title, authors, abstract, categories, fetched_at) VALUES "
+        "('2301.11325', 'MusicLM: Generating Music From Text', '[\"Christian Frank\"]', 'Hifi music.', '[]', 'now')"
+    )
+    expected = own.execute("SELECT rowid, * FROM paper_search ORDER BY rowid").fetchall()
+    assert search(own, "toolfromer").corrected == "toolformer"  # caches the spelling vocabulary
+    own.execute("DELETE FROM paper_search WHERE rowid IN (SELECT rowid FROM paper_search LIMIT 5)")
+    own.execute("UPDATE entries SET search_body = ''")
+    code, out, _ = run_cli(capsys, "reindex")
+    assert code == 0 and out.startswith("reindexed 13 papers from 13 digest entries (13 with new search terms")
+    assert own.execute("SELECT rowid, * FROM paper_search ORDER BY rowid").fetchall() == expected
+    assert search(own, "christian frank").papers[0].arxiv_id == "2301.11325"
+    assert search(own, "toolfromer").corrected == "toolformer"
+    code, out, _ = run_cli(capsys, "reindex")  # again: the same index, nothing re-derived
+    assert code == 0 and "(0 with new search terms" in out
+    assert own.execute("SELECT rowid, * FROM paper_search ORDER BY rowid").fetchall() == expected
+
+
+# --- issue 15: exact names first, honest ambiguity, partial ids, Chinese in thousands of papers -----------
+
+NAMED = [
+    ("Bekridra: Sparse Agents for Planning", "2405.00001", "Aiko Tanaka, Luis Silva"),
+    ("BekridraLM: Latent Memory for Control", "2405.00002", "Kenji Tanaka, Ana Novak"),
+    ("BekridraNet: Robust Graphs for Translation", "2405.00003", "Yuki Tanaka, Luis Silva"),
+    ("PhoquiriLM: Causal Rewards for Alignment", "2405.00004", "Marco Rossi"),
+    ("ZoquiriLM: Adaptive Policies for Control", "2405.00005", "Ana Silva"),
+    ("Dramulo: Efficient Diffusion for Captioning", "2405.00006", "Jan Novak"),
+    ("Xamulo: Neural Attention for Reasoning", "2405.00007", "Jan Novak"),
+    ("TelmiphoLM: Scalable Retrieval for Planning", "2405.00008", "Mei Tanaka"),
+    ("TelmiphomiGPT: Contrastive Agents for Segmentation", "2405.00009", "Mei Tanaka"),
+    ("Kavolo: Latent Graphs for Summarization", "2405.00010", "Ines Costa"),
+    ("Kavila: Sparse Memory for Translation", "2405.00011", "Ines Costa"),
+]
+
+
+@pytest.fixture(scope="module")
+def named(tmp_path_factory: pytest.TempPathFactory) -> sqlite_utils.Database:
+    """Invented unique nicknames that share stems and authors, as in a large archive."""
+    folder = tmp_path_factory.mktemp("named")
+    items = "\n".join(
+        f"## {number}. {title}\n\n[arXiv:{arxiv_id}](https://arxiv.org/abs/{arxiv_id})\nAuthors: {authors}\n\n"
+        f"A paper about {title.split(':')[1].strip().lower()}.\n"
+        for number, (title, arxiv_id, authors) in enumerate(NAMED, start=1)
+    )
+    path = folder / "digest-2024-05.md"
+    path.write_text(f"# Digest — May 2024\n\n{items}", encoding="utf-8")
+    database = connect(folder / "named.db")
+    load_file(database, path)
+    return database
+
+
+def first(result_papers: tuple[PaperView, ...]) -> str:
+    return result_papers[0].digest_title.split(":")[0]
+
+
+@pytest.mark.parametrize(
+    ("query", "nick"),
+    [
+        ("tanaka bekridra", "Bekridra"),
+        ("bekridra tanaka", "Bekridra"),
+        ("silva bekridra", "Bekridra"),
+        ("Aiko Tanaka Bekridra", "Bekridra"),
+        ("tanaka bekridralm", "BekridraLM"),
+        ("bekridra", "Bekridra"),
+        ("tanaka telmipholm", "TelmiphoLM"),
+        ("novak dramulo", "Dramulo"),
+    ],
+)
+def test_the_paper_a_word_names_exactly_is_the_answer_in_mixed_queries(
+    named: sqlite_utils.Database, query: str, nick: str
+) -> None:
+    result = search(named, query)
+    assert result.kind == "winner" and first(result.papers) == nick, [p.digest_title for p in result.papers]
+
+
+def test_prefixes_alone_are_still_a_list(named: sqlite_utils.Database) -> None:
+    result = search(named, "tanaka bekri")
+    assert result.kind == "choices" and {first((p,)) for p in result.papers} == {
+        "Bekridra",
+        "BekridraLM",
+        "BekridraNet",
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "nick"), [("poquirilm", "PhoquiriLM"), ("damulo", "Dramulo"), ("tanaka bekrdra", "Bekridra")]
+)
+def test_a_typo_keeps_its_first_letter(named: sqlite_utils.Database, query: str, nick: str) -> None:
+    result = search(named, query)
+    assert result.kind == "winner" and first(result.papers) == nick and result.corrected is not None
+
+
+@pytest.mark.parametrize(
+    ("query", "readings", "nicks"),
+    [
+        ("kavilo", ("kavolo", "kavila"), {"Kavolo", "Kavila"}),
+        ("costa kavilo", ("costa kavolo", "costa kavila"), {"Kavolo", "Kavila"}),
+        ("telmiphom", ("telmipholm", "telmiphomigpt"), {"TelmiphoLM", "TelmiphomiGPT"}),
+    ],
+)
+def test_equally_likely_readings_are_offered_not_chosen(
+    named: sqlite_utils.Database, query: str, readings: tuple[str, ...], nicks: set[str]
+) -> None:
+    result = search(named, query)
+    assert result.kind == "choices" and set(result.alternatives) == set(readings)
+    assert {first((p,)) for p in result.papers} == nicks
+
+
+@pytest.mark.parametrize("query", ["diffusio", "transform", "stylegn", "musiclim"])
+def test_ordinary_prefixes_and_clear_typos_are_not_ambiguous(db: sqlite_utils.Database, query: str) -> None:
+    assert search(db, query).alternatives == ()
+
+
+def test_did_you_mean_a_or_b_over_http(named: sqlite_utils.Database, tmp_path: Path) -> None:
+    with (
+        FakeSlack() as fake,
+        running_bot(bot_settings(fake, Path(named.execute("PRAGMA database_list").fetchone()[2])), fake) as bot,
+    ):
+        status, answer = bot.command("kavilo")
+    assert status == 200
+    intro = answer["blocks"][0]["text"]["text"]
+    assert intro in ("Did you mean *kavolo* or *kavila*? Pick one:", "Did you mean *kavila* or *kavolo*? Pick one:")
+    opened = {block["accessory"]["value"] for block in answer["blocks"] if block.get("accessory")}
+    ids = {str(row[0]) for row in named.execute("SELECT id FROM papers WHERE arxiv_id IN ('2405.00010', '2405.00011')")}
+    assert opened == ids
+
+
+# Partial arXiv ids (issue 9, defect 17): a prefix query, one match or several.
+
+
+def test_a_partial_id_with_one_match_is_its_card_saying_so(db: sqlite_utils.Database) -> None:
+    from bot.slack.blocks import render_text
+    from bot.slack.replies import paper_reply
+
+    result = search(db, "2301.1132")
+    assert result.kind == "winner" and result.id_prefix == "2301.1132" and result.papers[0].digest_title == MUSICLM
+    text = render_text(paper_reply(db, "2301.1132"))
+    assert text.startswith("No paper has the arXiv id *2301.1132*; this is the one whose id starts with it.")
+
+
+@pytest.mark.parametrize("query", ["2301.13", "arXiv:2301.13", "2301.13…", "2301.13..."])
+def test_a_partial_id_with_several_matches_lists_them_saying_so(db: sqlite_utils.Database, query: str) -> None:
+    from bot.slack.blocks import render_text
+    from bot.slack.replies import paper_reply
+
+    result = search(db, query)
+    assert result.kind == "choices" and result.id_prefix == "2301.13" and not result.partial
+    assert [p.arxiv_id for p in result.papers] == ["2301.13188", "2301.13688", "2301.13868"]
+    assert render_text(paper_reply(db, query)).startswith(
+        "3 papers have an arXiv id starting with *2301.13*. Pick one:"
+    )
+
+
+def test_a_partial_id_with_many_matches_shows_the_first_five(db: sqlite_utils.Database) -> None:
+    from bot.slack.blocks import render_text
+    from bot.slack.replies import paper_reply
+
+    result = search(db, "2301.")
+    assert result.kind == "choices" and len(result.papers) == 5 and result.id_matches == 7
+    assert render_text(paper_reply(db, "2301.")).startswith(
+        "7 papers have an arXiv id starting with *2301.*. The first 5:"
+    )
+
+
+@pytest.mark.parametrize("query", ["2212.14", "2301.99", "2313.1", "0612.1", "2301.13 OR 1", "2301.1'--"])
+def test_partial_ids_that_match_nothing_or_are_not_ids(db: sqlite_utils.Database, query: str) -> None:
+    result = search(db, query)
+    assert result.id_prefix is None or result.kind == "none"
+    if query in ("2212.14", "2301.99"):
+        assert result.kind == "none" and result.id_prefix is not None
+
+
+# Chinese words found in thousands of papers: only the newest 1,000 are ranked, and nothing is lost.
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory: pytest.TempPathFactory) -> sqlite_utils.Database:
+    """1,500 papers that all say 模型, each with its own four-character Chinese name and nickname."""
+    from bot.arxiv.ids import ArxivRef
+    from bot.digest.parse import Digest, Paper
+    from bot.digest.store import store_digest
+
+    database = connect(tmp_path_factory.mktemp("crowded") / "crowded.db")
+    chars = "星河灵犀悟道文心通义千问盘古紫东太初书生天工元象曦和玄武青龙"
+    for month in range(15):
+        papers = []
+        for position in range(1, 101):
+            serial = month * 100 + position
+            name = "".join(chars[(serial // len(chars) ** k) % len(chars)] for k in range(3)) + "号"
+            papers.append(
+                Paper(
+                    position=position,
+                    title=f"Quill{serial:04d}: A Model",
+                    arxiv=ArxivRef(f"23{month % 12 + 1:02d}.{serial:05d}"),
+                    links=(),
+                    authors=("Ada Lovelace",),
+                    authors_truncated=False,
+                    summary=f"我们提出了{name}模型。",
+                    line=position,
+                )
+            )
+        year = 2010 + month // 12
+        digest = Digest(
+            month=f"{year}-{month % 12 + 1:02d}", papers=tuple(papers), content_hash=f"h{month}", source="x"
+        )
+        store_digest(database, digest)
+    return database
+
+
+def test_a_chinese_word_in_thousands_of_papers_still_answers(crowded: sqlite_utils.Database) -> None:
+    result = search(crowded, "模型")
+    assert result.kind == "choices" and len(result.papers) == 5
+    assert all(paper.paper_id > 500 for paper in result.papers)  # ranked among the newest 1,000
+    assert (
+        crowded.execute("SELECT count(*) FROM paper_search WHERE paper_search MATCH '\"模型\"'").fetchone()[0] == 1500
+    )
+
+
+@pytest.mark.parametrize("serial", [1, 2, 777, 1500])
+def test_no_paper_is_lost_beside_a_word_in_thousands(crowded: sqlite_utils.Database, serial: int) -> None:
+    chars = "星河灵犀悟道文心通义千问盘古紫东太初书生天工元象曦和玄武青龙"
+    name = "".join(chars[(serial // len(chars) ** k) % len(chars)] for k in range(3)) + "号"
+    queries = (name, f"模型 {name}", f"{name}模型", f"quill{serial:04d} 模型", f"模型 quill{serial:04d}")
+    for query in (*queries, f"模型 quill{serial:04d} qqqzzzxx", f"lovelace quill{serial:04d} qqqzzzxx"):
+        result = search(crowded, query)
+        assert result.papers and result.papers[0].digest_title.startswith(f"Quill{serial:04d}:"), query
+
+
+TERMS_SAMPLES = [
+    ("MusicLM: Generating Music From Text", "扩散模型和自回归离散模型 (MAV3D) and (DSP)"),
+    ("StyleGAN-T: Unlocking the Power of GANs", "检索增强LM，水印。"),
+    ("Ｆｕｌｌ-width ＬＭ： Tramèr's 模型", "Text-To-4D (MAV3D) (x) (ab) (Ab)"),
+    ("A title without nickname", ""),
+]
+TERMS_FINGERPRINTS = {1: "2e1b749aecc483d3"}
+"""What the terms of each TERMS_VERSION are, over the shipped digest and the samples above."""
+
+
+def terms_fingerprint() -> str:
+    import hashlib
+    import json
+
+    from bot.digest.parse import decode_digest, parse_digest, read_digest_bytes
+    from bot.search.index import search_terms
+
+    text, _ = decode_digest(read_digest_bytes(SHIPPED_DIGEST), str(SHIPPED_DIGEST))
+    pairs = [(p.title, p.summary) for p in parse_digest(text, source=str(SHIPPED_DIGEST)).papers] + TERMS_SAMPLES
+    return hashlib.sha256(json.dumps([search_terms(*pair) for pair in pairs]).encode()).hexdigest()[:16]
+
+
+def test_the_terms_version_moves_with_what_the_terms_are() -> None:
+    """Stored search columns are re-derived only when TERMS_VERSION moves: a change to nicknames() or
+    index_text() that leaves it alone would leave every existing database stale. When this fails, bump
+    bot.search.terms.TERMS_VERSION and record the new fingerprint under it."""
+    assert TERMS_FINGERPRINTS.get(TERMS_VERSION) == terms_fingerprint()
+
+
+def test_a_named_paper_whose_other_words_do_not_match_is_first_of_a_list(named: sqlite_utils.Database) -> None:
+    result = search(named, "rossi bekridra")  # Bekridra is not by Rossi: say so, do not pretend
+    assert result.kind == "choices" and result.partial and first(result.papers) == "Bekridra"

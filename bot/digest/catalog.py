@@ -154,7 +154,10 @@ def get_digest(db: sqlite_utils.Database, month: str) -> DigestView | None:
 
 
 def some_titles(db: sqlite_utils.Database, limit: int = 5) -> list[PaperView]:
-    """The latest digest's first papers: something to browse when a search finds nothing."""
+    """The latest digest's first papers: something to browse when a search finds nothing (only those
+    read: a month of a large archive holds hundreds)."""
     month = latest_month(db)
-    digest = get_digest(db, month) if month else None
-    return list(digest.papers[:limit]) if digest else []
+    if month is None:
+        return []
+    rows = db.execute(_PAPER_SELECT + " WHERE e.month = ? ORDER BY e.position LIMIT ?", [month, limit]).fetchall()
+    return [_paper(row) for row in rows]

@@ -28,7 +28,7 @@ from bot.digest.parse import (
     read_digest_bytes,
     validate_month,
 )
-from bot.search.terms import index_text, nicknames
+from bot.search.index import search_terms
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,8 @@ def _now() -> str:
 
 
 def search_values(paper: Paper) -> tuple[str, str]:
-    """The entry's derived search columns (see bot.search.terms and migration m003)."""
-    return " ".join(nicknames(paper.title, paper.summary)), index_text(f"{paper.title}\n{paper.summary}")
+    """The entry's derived search columns (see bot.search.index), the same as a reindex derives."""
+    return search_terms(paper.title, paper.summary)
 
 
 def _entry_values(paper: Paper) -> tuple[Any, ...]:

@@ -18,6 +18,11 @@ _QUERY_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[^\W_\u340
 _TITLE_NICK = re.compile(r"^\s*(?P<nick>[^:：]{2,40}?)\s*[:：]")
 _PAREN_NICK = re.compile(r"[(（]\s*(?P<nick>[A-Za-z][A-Za-z0-9\-]{1,19})\s*[)）]")
 
+TERMS_VERSION = 1
+"""The version of what :func:`nicknames` and :func:`index_text` return. Bump it with any change to them (or
+to the patterns they use): a database whose stored search columns were derived by another version is
+brought up to date when it is next opened (:mod:`bot.search.index`)."""
+
 SYNONYMS: dict[str, str] = {
     "llm": "large language model",
     "llms": "large language models",

@@ -165,12 +165,15 @@ def paper_card(
     shared_by: str | None = None,
     full_summary: bool = False,
     shareable: bool = True,
+    note: str | None = None,
 ) -> Message:
     """The card for one paper: linked title, authors, digest month and position, the digest's summary
     (whole when it fits, else cut at a sentence with a button for the rest), arXiv id and links."""
     blocks: list[Block] = []
     if corrected:
         blocks.append(context(f"Did you mean *{mrkdwn.escape(corrected)}*? Showing that."))
+    if note:
+        blocks.append(context(note))
     blocks.append(section(f"{title_link(paper)}\n{fit(authors_line(paper), 600)}"))
     blocks.append(context(paper_facts(paper)))
     summary = _bullets(paper.summary.strip()) or "(The digest has no summary for this paper.)"
@@ -201,10 +204,26 @@ def paper_card(
     return Message(text=text, blocks=tuple(blocks[:MAX_BLOCKS]))
 
 
-def choices(query: str, papers: Sequence[PaperView], *, corrected: str | None = None, partial: bool = False) -> Message:
-    """Several close matches: a short list with a button each that opens that paper's card."""
+def choices(
+    query: str,
+    papers: Sequence[PaperView],
+    *,
+    corrected: str | None = None,
+    partial: bool = False,
+    alternatives: Sequence[str] = (),
+    heading: str | None = None,
+) -> Message:
+    """Several close matches: a short list with a button each that opens that paper's card.
+
+    ``alternatives``: equally likely readings of a misspelt query ("Did you mean *a* or *b*?");
+    ``heading``: an intro of the caller's, already escaped mrkdwn."""
     shown = list(papers[:MAX_CHOICES])
-    if corrected:
+    if heading:
+        intro = heading
+    elif len(alternatives) > 1:
+        readings = [f"*{mrkdwn.escape(reading)}*" for reading in alternatives]
+        intro = f"Did you mean {', '.join(readings[:-1])} or {readings[-1]}? Pick one:"
+    elif corrected:
         intro = f"Did you mean *{mrkdwn.escape(corrected)}*? These papers match it:"
     elif partial:
         intro = f"No paper matches every word of *{fit(query, 200)}*; these match some of them:"

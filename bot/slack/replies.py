@@ -9,10 +9,10 @@ from __future__ import annotations
 import sqlite_utils
 
 from bot.digest import catalog
-from bot.digest.parse import validate_month
+from bot.digest.months import MonthError, parse_month
 from bot.roundup.post import load_roundup, roundup_states
-from bot.search.query import search
-from bot.slack import blocks
+from bot.search.query import MAX_CANDIDATES, search
+from bot.slack import blocks, mrkdwn
 from bot.slack.blocks import Message
 from bot.suggestions.blocks import suggestion_list
 from bot.suggestions.model import open_suggestions
@@ -50,12 +50,13 @@ def parse_roundup_args(rest: str) -> tuple[bool, str]:
 
 
 def resolve_month(db: sqlite_utils.Database, month_text: str) -> str | Message:
-    """The month asked for (default: the latest digest), or the message saying why there is none."""
+    """The month asked for in any form people write (bot.digest.months; default: the latest digest), or
+    the message saying why there is none, with the months that have one."""
     known = catalog.months(db)
     if month_text.strip():
         try:
-            month = validate_month(month_text)
-        except ValueError:
+            month = parse_month(month_text, known)
+        except MonthError:
             return blocks.month_not_found(month_text.strip()[:40], known)
         return month if month in known else blocks.month_not_found(month, known)
     return known[0] if known else blocks.month_not_found("", known)
@@ -90,10 +91,24 @@ def list_reply(db: sqlite_utils.Database, month_text: str) -> Message:
 def search_reply(db: sqlite_utils.Database, query: str) -> Message:
     """A card for one clear winner, a short list for several, a helpful nothing otherwise."""
     result = search(db, query)
+    prefix = f"*{mrkdwn.escape(result.id_prefix)}*" if result.id_prefix is not None else None
     if result.kind == "winner":
-        return blocks.paper_card(result.papers[0], corrected=result.corrected)
+        note = f"No paper has the arXiv id {prefix}; this is the one whose id starts with it." if prefix else None
+        return blocks.paper_card(result.papers[0], corrected=result.corrected, note=note)
     if result.kind == "choices":
-        return blocks.choices(query, result.papers, corrected=result.corrected, partial=result.partial)
+        heading = None
+        if prefix:
+            count = f"More than {MAX_CANDIDATES}" if result.id_matches > MAX_CANDIDATES else str(result.id_matches)
+            shown = f" The first {len(result.papers)}:" if result.id_matches > len(result.papers) else " Pick one:"
+            heading = f"{count} papers have an arXiv id starting with {prefix}.{shown}"
+        return blocks.choices(
+            query,
+            result.papers,
+            corrected=result.corrected,
+            partial=result.partial,
+            alternatives=result.alternatives,
+            heading=heading,
+        )
     if result.arxiv_ref is not None:
         return blocks.nothing_found(query, arxiv_id=result.arxiv_ref.id)
     if result.papers:
