@@ -23,7 +23,7 @@ from bot.arxiv.client import (
     title_query,
 )
 from bot.arxiv.enrich import clean_title, match_title, same_person, title_agreement, visible_id_prefix
-from tests.fakes.arxiv_api import CORPUS, DECOYS, JANUARY_2023, FakeArxivAPI, FakePaper
+from tests.fakes.arxiv_api import CORPUS, JANUARY_2023, FakeArxivAPI, FakePaper
 from tests.helpers import gaps
 
 DELAY = 0.05
@@ -359,11 +359,6 @@ def test_same_person(a: str, b: str, same: bool) -> None:
 )
 def test_visible_id_prefix(link: str | None, prefix: str | None) -> None:
     assert visible_id_prefix(link) == prefix
-
-
-def test_decoys_are_in_the_fake_corpus() -> None:
-    titles = {paper.title for paper in DECOYS}
-    assert "Text-To-4D Dynamic Scene Generation" in titles
 
 
 def test_one_page_only_even_when_total_results_promises_more() -> None:

@@ -61,7 +61,7 @@ def all_text(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False)
 
 
-def test_paper_musiclm_answers_with_the_card_in_the_ack(bot: RunningBot) -> None:
+def test_paper_musiclm_answers_with_the_card_in_the_ack(bot: RunningBot, loaded_db: Path) -> None:
     status, answer = bot.command("musiclm")
     assert status == 200
     assert answer["response_type"] == "ephemeral"
@@ -73,7 +73,9 @@ def test_paper_musiclm_answers_with_the_card_in_the_ack(bot: RunningBot) -> None
     assert "<https://arxiv.org/pdf/2301.11325|PDF>" in card[1]["elements"][0]["text"]
     assert card[2]["text"]["text"].startswith("扩散模型和自回归离散模型")
     buttons = {element["action_id"]: element for element in card[3]["elements"]}
-    assert buttons[ACTION_SHARE]["value"] == buttons[ACTION_SHARE]["value"].strip()
+    # Share carries MusicLM's own paper id: the click shares this paper, not another one.
+    musiclm_id = connect(loaded_db).execute("SELECT id FROM papers WHERE arxiv_id = '2301.11325'").fetchone()[0]
+    assert buttons[ACTION_SHARE]["value"] == str(musiclm_id)
     # The answer is the HTTP response itself: no Web API call, no response_url post.
     assert bot.fake.calls("chat.postMessage") == [] and bot.fake.responses() == []
 
