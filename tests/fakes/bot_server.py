@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,18 @@ class RunningBot:
     @property
     def events_url(self) -> str:
         return f"{self.url}/slack/events"
+
+    def drain(self) -> None:
+        """Wait until every lazy listener started so far has finished, so a test can assert that something
+        did *not* happen (no waiting for a guessed time). The app keeps working: later lazy listeners run
+        on a fresh executor."""
+        runner = self.app.listener_runner
+        old = runner.listener_executor
+        fresh = ThreadPoolExecutor(max_workers=8, thread_name_prefix="paperbot-lazy")
+        # Bolt's listener runner and lazy runner share one executor (App(listener_executor=...)).
+        runner.listener_executor = fresh
+        runner.lazy_listener_runner.executor = fresh  # type: ignore[attr-defined]
+        old.shutdown(wait=True)
 
     def command(self, text: str, **fields: Any) -> tuple[int, dict[str, Any]]:
         """Send a signed ``/paper TEXT``; return the HTTP status and the JSON answer (``{}`` if none)."""
