@@ -151,11 +151,12 @@ def test_empty_feed_for_one_id_means_not_found(api: FakeArxivAPI) -> None:
 
 
 def test_retry_after_is_honoured(api: FakeArxivAPI) -> None:
-    api.retry_after = "1"
+    api.retry_after = "7"
     api.fail_next("429")
-    answer = client(api, delay=0.01).fetch_ids(["2301.11325"])
-    assert len(answer.entries) == 1
-    assert gaps(api.request_times())[0] >= 1.0
+    waits: list[float] = []
+    answer = client(api, delay=0.01, limiter=virtual_limiter(waits)).fetch_ids(["2301.11325"])
+    assert len(answer.entries) == 1 and len(api.requests) == 2
+    assert waits == [7.0]  # the second request waited what arXiv asked, not the 0.1 s backoff
 
 
 def test_a_long_retry_after_gives_up_at_once_and_holds_back_the_process(api: FakeArxivAPI) -> None:
