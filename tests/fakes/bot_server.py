@@ -53,7 +53,7 @@ class RunningBot:
         fresh = ThreadPoolExecutor(max_workers=8, thread_name_prefix="paperbot-lazy")
         # Bolt's listener runner and lazy runner share one executor (App(listener_executor=...)).
         runner.listener_executor = fresh
-        runner.lazy_listener_runner.executor = fresh  # type: ignore[attr-defined]
+        runner.lazy_listener_runner.executor = fresh
         old.shutdown(wait=True)
 
     def command(self, text: str, **fields: Any) -> tuple[int, dict[str, Any]]:
