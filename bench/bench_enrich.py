@@ -3,8 +3,8 @@
 The papers come from 100 generated digests (the shipped one with distinct months, titles and arXiv ids),
 loaded with ``paperbot load``'s store so the search triggers on ``arxiv_entries`` fire as in production.
 Reported for each scenario: requests made, papers/s end to end, and where the time went: waiting on the
-server (request sent → whole reply read; the fake builds its feeds in that time too), parsing (checking the
-Atom, the ``arxiv`` package's parser, conversion), storing (the write transactions), and the rest
+server (request sent → whole reply read; the fake builds its feeds in that time too), parsing (reading the
+Atom once into entries), storing (the write transactions), and the rest
 (selection queries, matching).
 
 Scenarios:

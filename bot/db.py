@@ -396,14 +396,29 @@ def refresh_search_terms(db: sqlite_utils.Database) -> None:
 @contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """``BEGIN IMMEDIATE`` … ``COMMIT``: take the write lock up front so a concurrent writer waits for
-    the busy timeout instead of failing mid-transaction; roll back on any error."""
+    the busy timeout instead of failing mid-transaction; roll back on any error.
+
+    As ``sqlite_utils.Database.atomic()`` does: ROLLBACK only while a transaction is open (SQLite rolls
+    back by itself on some errors, e.g. disk full, and a second ROLLBACK would raise "no transaction is
+    active" in place of the real error), and a COMMIT that fails is rolled back too, so the per-thread
+    connection never stays inside a half-finished transaction for its next user.
+    """
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
     except BaseException:
-        db.conn.execute("ROLLBACK")
+        _rollback_if_open(db.conn)
         raise
-    db.conn.execute("COMMIT")
+    try:
+        db.conn.execute("COMMIT")
+    except BaseException:
+        _rollback_if_open(db.conn)
+        raise
+
+
+def _rollback_if_open(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def thread_db(path: Path | str) -> sqlite_utils.Database:

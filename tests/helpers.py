@@ -126,16 +126,34 @@ def fake_slack_env(fake: FakeSlack, db_path: Path, **values: str) -> dict[str, s
     )
 
 
+# ``paperbot ARGS`` as ``python -m bot`` runs it, with the roundup's pace between messages set first (the
+# first argument). A subprocess cannot be monkeypatched from the test, and the pace is not a setting: Slack's
+# documented 1 message a second per channel is the product's, not the operator's, to choose.
+_CLI_WITH_PACE = (
+    "import sys\n"
+    "import bot.roundup.post\n"
+    "bot.roundup.post.PACE_SECONDS = float(sys.argv.pop(1))\n"
+    "from bot.cli import main\n"
+    "raise SystemExit(main(sys.argv[1:]))\n"
+)
+
+
 def spawn_bot(
     *args: str,
     env: Mapping[str, str],
     cwd: Path | str,
     stdout: int = subprocess.PIPE,
     stderr: int = subprocess.PIPE,
+    pace_seconds: float | None = None,
 ) -> subprocess.Popen[str]:
-    """``paperbot ARGS`` (``python -m bot``) started in a subprocess, its output read as text."""
+    """``paperbot ARGS`` (``python -m bot``) started in a subprocess, its output read as text.
+
+    ``pace_seconds``: the pause between a roundup's messages in that process (default: the product's
+    ``PACE_SECONDS``, 1 s); tests that post whole roundups from a subprocess pass 0.
+    """
+    command = ["-m", "bot"] if pace_seconds is None else ["-c", _CLI_WITH_PACE, str(pace_seconds)]
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", *args], env=env, cwd=cwd, stdout=stdout, stderr=stderr, text=True
+        [sys.executable, *command, *args], env=env, cwd=cwd, stdout=stdout, stderr=stderr, text=True
     )
 
 

@@ -35,14 +35,38 @@ from tests.fakes.slack_api import FakeSlack
 from tests.helpers import strings
 
 
-@pytest.fixture
-def loaded_db(tmp_path: Path) -> Path:
-    path = tmp_path / "bot.db"
+def load_digests(path: Path) -> Path:
     db = connect(path)
     for digest in (SHIPPED_DIGEST, DATA / "digest-2023-02.md", DATA / "digest-2023-03-variants.txt"):
         load_file(db, digest)
     db.close()
     return path
+
+
+@pytest.fixture
+def loaded_db(tmp_path: Path) -> Path:
+    return load_digests(tmp_path / "bot.db")
+
+
+@pytest.fixture(scope="module")
+def shared_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return load_digests(tmp_path_factory.mktemp("shared") / "bot.db")
+
+
+@pytest.fixture(scope="module")
+def shared_bot(shared_db: Path) -> Iterator[RunningBot]:
+    with FakeSlack() as slack, running_bot(bot_settings(slack, shared_db), slack) as running:
+        yield running
+
+
+@pytest.fixture
+def reader(shared_bot: RunningBot) -> RunningBot:
+    """One bot for the whole module, for tests that only read the database (searches, lists, refusals):
+    starting a server per test costs more than the test. Earlier tests' lazy work is finished and their
+    calls forgotten first."""
+    shared_bot.drain()
+    shared_bot.fake.reset()
+    return shared_bot
 
 
 @pytest.fixture
@@ -61,8 +85,8 @@ def all_text(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False)
 
 
-def test_paper_musiclm_answers_with_the_card_in_the_ack(bot: RunningBot) -> None:
-    status, answer = bot.command("musiclm")
+def test_paper_musiclm_answers_with_the_card_in_the_ack(reader: RunningBot, shared_db: Path) -> None:
+    status, answer = reader.command("musiclm")
     assert status == 200
     assert answer["response_type"] == "ephemeral"
     assert answer["text"].startswith("MusicLM")
@@ -73,43 +97,45 @@ def test_paper_musiclm_answers_with_the_card_in_the_ack(bot: RunningBot) -> None
     assert "<https://arxiv.org/pdf/2301.11325|PDF>" in card[1]["elements"][0]["text"]
     assert card[2]["text"]["text"].startswith("扩散模型和自回归离散模型")
     buttons = {element["action_id"]: element for element in card[3]["elements"]}
-    assert buttons[ACTION_SHARE]["value"] == buttons[ACTION_SHARE]["value"].strip()
+    # Share carries MusicLM's own paper id: the click shares this paper, not another one.
+    musiclm_id = connect(shared_db).execute("SELECT id FROM papers WHERE arxiv_id = '2301.11325'").fetchone()[0]
+    assert buttons[ACTION_SHARE]["value"] == str(musiclm_id)
     # The answer is the HTTP response itself: no Web API call, no response_url post.
-    assert bot.fake.calls("chat.postMessage") == [] and bot.fake.responses() == []
+    assert reader.fake.calls("chat.postMessage") == [] and reader.fake.responses() == []
 
 
 @pytest.mark.parametrize("text", ["", "help", "  HELP  "])
-def test_help(bot: RunningBot, text: str) -> None:
-    status, answer = bot.command(text)
+def test_help(reader: RunningBot, text: str) -> None:
+    status, answer = reader.command(text)
     assert status == 200 and "/paper list [YYYY-MM]" in all_text(answer)
 
 
-def test_list_months(bot: RunningBot) -> None:
-    _, latest = bot.command("list")
+def test_list_months(reader: RunningBot) -> None:
+    _, latest = reader.command("list")
     assert "Digest 2023-03" in all_text(latest)
-    _, january = bot.command("list 2023-01")
+    _, january = reader.command("list 2023-01")
     text = all_text(january)
     assert (
         "1. *<https://arxiv.org/abs/2301.11325|MusicLM" in text
         and "10. *<https://arxiv.org/abs/2301.13868|PADL" in text
     )
-    _, missing = bot.command("list 1999-01")
+    _, missing = reader.command("list 1999-01")
     assert "There is no digest for 1999-01" in all_text(missing) and "`2023-01`" in all_text(missing)
-    _, bad = bot.command("list next-month")
+    _, bad = reader.command("list next-month")
     assert "There is no digest for next-month" in all_text(bad)
 
 
-def test_several_matches_give_a_list_whose_buttons_open_the_card(bot: RunningBot) -> None:
-    _, answer = bot.command("diffusion")
+def test_several_matches_give_a_list_whose_buttons_open_the_card(reader: RunningBot) -> None:
+    _, answer = reader.command("diffusion")
     sections = [block for block in answer["blocks"] if block.get("accessory")]
     assert 2 <= len(sections) <= 5
     open_button = next(s["accessory"] for s in sections if "Extracting Training Data" in s["text"]["text"])
     assert open_button["action_id"] == ACTION_OPEN
-    response_url = bot.fake.response_url("open")
+    response_url = reader.fake.response_url("open")
     payload = block_actions_payload(ACTION_OPEN, open_button["value"], response_url=response_url)
-    status, _, body = post(bot.events_url, interactive_body(payload), SIGNING_SECRET)
+    status, _, body = post(reader.events_url, interactive_body(payload), SIGNING_SECRET)
     assert status == 200 and body == b""
-    [reply] = bot.fake.wait_for_responses(1, response_url)
+    [reply] = reader.fake.wait_for_responses(1, response_url)
     assert reply["replace_original"] is True and reply["response_type"] == "ephemeral"
     assert "Extracting Training Data from Diffusion Models" in reply["blocks"][0]["text"]["text"]
 
@@ -176,30 +202,30 @@ def test_response_url_used_up_falls_back_to_an_ephemeral_message(bot: RunningBot
     assert len(bot.fake.responses(response_url)) == 5
 
 
-def test_unknown_paper_id_in_a_button(bot: RunningBot) -> None:
-    response_url = bot.fake.response_url("gone")
+def test_unknown_paper_id_in_a_button(reader: RunningBot) -> None:
+    response_url = reader.fake.response_url("gone")
     for value in ("999999", "not-a-number", ""):
         post(
-            bot.events_url,
+            reader.events_url,
             interactive_body(block_actions_payload(ACTION_OPEN, value, response_url=response_url)),
             SIGNING_SECRET,
         )
-    replies = bot.fake.wait_for_responses(3, response_url)
+    replies = reader.fake.wait_for_responses(3, response_url)
     assert all("no longer in the digests" in reply["text"] for reply in replies)
 
 
 @pytest.mark.parametrize("case", ["forged", "unsigned", "stale", "future"])
-def test_requests_not_signed_by_slack_get_401(bot: RunningBot, case: str) -> None:
+def test_requests_not_signed_by_slack_get_401(reader: RunningBot, case: str) -> None:
     body = slash_command_body("musiclm")
     if case == "forged":
-        status, _, _ = post(bot.events_url, body, "not-the-secret")
+        status, _, _ = post(reader.events_url, body, "not-the-secret")
     elif case == "stale":
-        status, _, _ = post(bot.events_url, body, SIGNING_SECRET, timestamp=int(time.time()) - 6 * 60)
+        status, _, _ = post(reader.events_url, body, SIGNING_SECRET, timestamp=int(time.time()) - 6 * 60)
     elif case == "future":
-        status, _, _ = post(bot.events_url, body, SIGNING_SECRET, timestamp=int(time.time()) + 6 * 60)
+        status, _, _ = post(reader.events_url, body, SIGNING_SECRET, timestamp=int(time.time()) + 6 * 60)
     else:
         request = urllib.request.Request(
-            bot.events_url,
+            reader.events_url,
             data=body.encode(),
             method="POST",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
@@ -213,13 +239,13 @@ def test_requests_not_signed_by_slack_get_401(bot: RunningBot, case: str) -> Non
     assert status == 401
 
 
-def test_other_paths_and_methods(bot: RunningBot) -> None:
+def test_other_paths_and_methods(reader: RunningBot) -> None:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"{bot.url}/healthz", timeout=5) as response:
+    with opener.open(f"{reader.url}/healthz", timeout=5) as response:
         assert response.status == 200
     for path, expected in (("/", 404), ("/slack/events", 405), ("/admin", 404)):
         with pytest.raises(urllib.error.HTTPError) as caught:
-            opener.open(f"{bot.url}{path}", timeout=5)
+            opener.open(f"{reader.url}{path}", timeout=5)
         assert caught.value.code == expected
 
 
@@ -248,7 +274,7 @@ def test_socket_mode_requests_take_the_same_path(fake: FakeSlack, loaded_db: Pat
     assert http_app.dispatch(BoltRequest(body=body, headers={})).status == 401
 
 
-def test_fifty_concurrent_signed_requests_all_answered_correctly(bot: RunningBot) -> None:
+def test_fifty_concurrent_signed_requests_all_answered_correctly(reader: RunningBot) -> None:
     queries = {
         "musiclm": "MusicLM",
         "tracr": "Tracr",
@@ -259,7 +285,7 @@ def test_fifty_concurrent_signed_requests_all_answered_correctly(bot: RunningBot
     jobs = [list(queries)[i % len(queries)] for i in range(50)]
 
     def ask(query: str) -> tuple[str, int, dict[str, Any]]:
-        status, answer = bot.command(query)
+        status, answer = reader.command(query)
         return query, status, answer
 
     with ThreadPoolExecutor(max_workers=50) as pool:
@@ -270,9 +296,9 @@ def test_fifty_concurrent_signed_requests_all_answered_correctly(bot: RunningBot
         assert answer["response_type"] == "ephemeral" and answer["text"].startswith(queries[query]), query
 
 
-def test_every_reply_stays_within_slack_limits(bot: RunningBot) -> None:
+def test_every_reply_stays_within_slack_limits(reader: RunningBot) -> None:
     for text in ("musiclm", "diffusion", "list", "list 2023-01", "help", "zzzz", "2401.00001", "language"):
-        _, answer = bot.command(text)
+        _, answer = reader.command(text)
         assert answer["text"] and len(answer["blocks"]) <= 50
         for block in answer["blocks"]:
             if block["type"] == "section":
@@ -343,16 +369,16 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("text", HOSTILE)
-def test_hostile_input_over_http_gets_a_reply_and_pings_nobody(bot: RunningBot, text: str) -> None:
-    status, answer = bot.command(text)
+def test_hostile_input_over_http_gets_a_reply_and_pings_nobody(reader: RunningBot, text: str) -> None:
+    status, answer = reader.command(text)
     assert status == 200
     assert answer["text"] and answer["blocks"]
     assert_no_mention(answer)
 
 
-def test_slack_escaped_command_text_is_unescaped_once(bot: RunningBot) -> None:
+def test_slack_escaped_command_text_is_unescaped_once(reader: RunningBot) -> None:
     # Slack sends & < > in slash-command text as entities; they must show as typed, escaped exactly once.
-    _, answer = bot.command("R&amp;D &lt;!channel&gt; zzzz")
+    _, answer = reader.command("R&amp;D &lt;!channel&gt; zzzz")
     text = all_text(answer)
     assert "R&amp;D &lt;!channel&gt; zzzz" in text
     assert "&amp;amp;" not in text and "&amp;lt;" not in text

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -411,7 +410,7 @@ def test_a_refused_modal_does_nothing_after_the_ack(bot: RunningBot, db_path: Pa
     status, body = _submit(bot, {"type": "plain_text_input", "value": "2305.04321"}, "x" * 600, CHANNEL)
     assert status == 200 and json.loads(body)["response_action"] == "errors"
     assert "500" in json.loads(body)["errors"]["why"]
-    time.sleep(0.3)  # give a wrongly started lazy half the time to show itself
+    bot.drain()  # a wrongly started lazy half has finished by now
     assert bot.fake.calls("chat.postMessage") == []
 
 

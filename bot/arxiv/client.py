@@ -1,11 +1,14 @@
 """The polite arXiv API client: rate-limited, deadlined, retried, and strict about what it accepts.
 
 arXiv asks API users for at most one request every 3 seconds over a single connection at a time
-(https://info.arxiv.org/help/api/tou.html). The ``arxiv`` package (4.x) builds the query URLs, pages through
-results and parses the Atom entries, but it sets no request timeout, keeps its delay per ``Client`` instance
-rather than per process, retries blindly, and reads arXiv's error feed (an entry whose id is
-``http://arxiv.org/api/errors#…``) as an empty result, which would turn a rejected query into "not found".
-This module keeps the package for what it does well and does the transport itself:
+(https://info.arxiv.org/help/api/tou.html). The ``arxiv`` package's ``Client`` sets no request timeout, keeps
+its delay per instance rather than per process, retries blindly, and reads arXiv's error feed (an entry whose
+id is ``http://arxiv.org/api/errors#…``) as an empty result, which would turn a rejected query into "not
+found"; and its URL building and feed parsing are private (``Client._format_url``, ``arxiv._feed``). So this
+module builds the query URL from the API's documented parameters (``search_query``, ``id_list``, ``start``,
+``max_results``, ``sortBy``, ``sortOrder``: https://info.arxiv.org/help/api/user-manual.html#_query_interface),
+takes only the package's public sort names, and reads each reply once, with ElementTree, straight into
+:class:`ArxivEntry` (the Atom fields: https://info.arxiv.org/help/api/user-manual.html#_details_of_atom_results_returned):
 
 * :class:`RateLimiter`, with the process-wide :data:`DEFAULT_LIMITER`: one request in flight at a time, and
   each request starts at least ``delay_seconds`` after the previous one *ended*; a server's ``Retry-After``
@@ -41,11 +44,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 import arxiv
 import requests
-from arxiv import _feed
 
 from bot.arxiv.ids import parse_arxiv_ref
 from bot.config import Settings
@@ -62,6 +65,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 """HTTP statuses worth another try: rate limited, or the server is having a bad moment."""
 
 ATOM = "http://www.w3.org/2005/Atom"
+ARXIV_NS = "http://arxiv.org/schemas/atom"
 USER_AGENT = f"paperbot/0.1 (arxiv.py/{arxiv.__version__}; polite: 1 request per delay, 1 connection)"
 
 
@@ -252,38 +256,79 @@ def _text(value: str | None) -> str:
     return " ".join((value or "").split())
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None or value.year <= 1:
+def _iso(text: str | None) -> str | None:
+    """An Atom date (RFC 3339, e.g. ``2016-05-26T17:59:46Z``) as ISO 8601 in UTC; ``None`` when absent or
+    unreadable."""
+    if not text or not text.strip():
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if value.year <= 1:
         return None
     return value.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def entry_from_result(result: Any) -> ArxivEntry | str:
-    """Convert an ``arxiv.Result``; return the reason instead when it is incomplete."""
-    ref = parse_arxiv_ref(str(result.entry_id))
+def _atom(name: str) -> str:
+    return f"{{{ATOM}}}{name}"
+
+
+def _arxiv(name: str) -> str:
+    return f"{{{ARXIV_NS}}}{name}"
+
+
+def entry_from_atom(raw: ElementTree.Element) -> ArxivEntry | str:
+    """Read one Atom ``<entry>`` of arXiv's feed; return the reason instead when it is incomplete (no
+    recognisable id, title, authors, or dates)."""
+    entry_id = (raw.findtext(_atom("id")) or "").strip()
+    ref = parse_arxiv_ref(entry_id)
     if ref is None:
-        return f"unrecognised entry id {result.entry_id!r}"
-    title = _text(result.title)
-    authors = tuple(name for name in (_text(author.name) for author in result.authors) if name)
+        return f"unrecognised entry id {entry_id!r}"
+    published = _iso(raw.findtext(_atom("published")))
+    updated = _iso(raw.findtext(_atom("updated")))
+    title = _text(raw.findtext(_atom("title")))
+    authors = tuple(name for name in (_text(a.findtext(_atom("name"))) for a in raw.iter(_atom("author"))) if name)
+    if published is None or updated is None:
+        return f"arXiv's entry for {ref.id} lacks its {'published' if published is None else 'updated'} date"
     if not title or not authors:
         return f"arXiv's entry for {ref.id} has no {'title' if not title else 'authors'}"
-    categories = tuple(dict.fromkeys(str(term) for term in result.categories if term))
+    categories = tuple(dict.fromkeys(term for c in raw.iter(_atom("category")) if (term := c.get("term"))))
+    primary = raw.find(_arxiv("primary_category"))
     return ArxivEntry(
         arxiv_id=ref.id,
         version=ref.version,
         title=title,
         authors=authors,
-        abstract=_text(result.summary),
-        primary_category=str(result.primary_category) or None,
+        abstract=_text(raw.findtext(_atom("summary"))),
+        primary_category=(primary.get("term") or None) if primary is not None else None,
         categories=categories,
-        published=_iso(result.published),
-        updated=_iso(result.updated),
+        published=published,
+        updated=updated,
         abs_url=ref.abs_url,
         pdf_url=ref.pdf_url,
-        comment=_text(result.comment) or None,
-        journal_ref=_text(result.journal_ref) or None,
-        doi=_text(result.doi) or None,
+        comment=_text(raw.findtext(_arxiv("comment"))) or None,
+        journal_ref=_text(raw.findtext(_arxiv("journal_ref"))) or None,
+        doi=_text(raw.findtext(_arxiv("doi"))) or None,
     )
+
+
+def query_url(
+    api_url: str, *, search_query: str = "", id_list: Sequence[str] = (), start: int = 0, max_results: int
+) -> str:
+    """The query URL for arXiv's API, from its documented parameters, sorted by relevance (the API's
+    default, spelled with the ``arxiv`` package's public names)."""
+    params = {
+        "search_query": search_query,
+        "id_list": ",".join(id_list),
+        "sortBy": arxiv.SortCriterion.Relevance.value,
+        "sortOrder": arxiv.SortOrder.Descending.value,
+        "start": str(start),
+        "max_results": str(max_results),
+    }
+    return f"{api_url}?{urlencode(params)}"
 
 
 def title_query(title: str) -> str:
@@ -300,42 +345,6 @@ def title_query(title: str) -> str:
 
 
 # --- the client ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Call:
-    """Per-request-sequence state shared between :class:`ArxivClient` and its ``arxiv.Client``."""
-
-    expect_entries: bool
-    skipped: dict[str, str] = field(default_factory=dict)
-
-
-class _LibraryClient(arxiv.Client):  # type: ignore[misc]
-    """The ``arxiv`` package's client with its transport replaced by :meth:`ArxivClient._fetch_feed`.
-
-    ``Client._parse_feed(url, first_page)`` is the package's single fetch-and-parse step (4.x); URL
-    building, paging and entry parsing stay the package's own. Its delay and retries are off: the owner
-    does both, process-wide.
-    """
-
-    def __init__(self, owner: ArxivClient, call: _Call) -> None:
-        super().__init__(page_size=MAX_IDS_PER_REQUEST, delay_seconds=0.0, num_retries=0)
-        self._session.close()  # unused: the owner's session does the HTTP
-        self.query_url_format = f"{owner.api_url}?{{}}"
-        self._owner = owner
-        self._call = call
-
-    def _format_url(self, search: Any, start: int, page_size: int) -> str:
-        # Ask for no more than wanted: max_results = len(id_list) for id batches.
-        wanted = search.max_results or page_size
-        return str(super()._format_url(search, start, min(page_size, wanted)))
-
-    def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> Any:
-        if not first_page:
-            # One page is all we ever ask for (max_results <= page size): a feed whose totalResults
-            # promises more must not cost another request, nor fail a batch whose first page was good.
-            return _feed.ParsedFeed(header=_feed.FeedHeader())
-        return self._owner._fetch_feed(url, self._call)
 
 
 class _Transient(Exception):
@@ -406,13 +415,12 @@ class ArxivClient:
         if len(asked) > MAX_IDS_PER_REQUEST:
             raise ValueError(f"at most {MAX_IDS_PER_REQUEST} ids a request, got {len(asked)}")
         rejected: dict[str, str] = {}
-        results: list[Any] = []
-        call = _Call(expect_entries=False)
+        entries: list[ArxivEntry | str] = []
+        raw_ids: list[str] = []
         while asked:
-            call = _Call(expect_entries=len(asked) > 1)
-            search = arxiv.Search(id_list=asked, max_results=len(asked))
+            url = query_url(self.api_url, id_list=asked, max_results=len(asked))
             try:
-                results = list(_LibraryClient(self, call).results(search))
+                raw_ids, entries = self._fetch_feed(url, expect_entries=len(asked) > 1)
             except ArxivQueryError as error:
                 if error.bad_id is None or error.bad_id not in asked:
                     raise
@@ -420,22 +428,21 @@ class ArxivClient:
                 asked = [arxiv_id for arxiv_id in asked if arxiv_id != error.bad_id]
                 continue
             break
-        started = time.perf_counter()
         wanted = set(asked)
         found: dict[str, ArxivEntry] = {}
-        incomplete = {arxiv_id: why for arxiv_id, why in call.skipped.items() if arxiv_id in wanted}
-        for result in results:
-            converted = entry_from_result(result)
+        incomplete: dict[str, str] = {}
+        for raw_id, converted in zip(raw_ids, entries, strict=True):
             if isinstance(converted, str):
-                ref = parse_arxiv_ref(str(result.entry_id))
+                ref = parse_arxiv_ref(raw_id)
                 if ref is not None and ref.id in wanted:
-                    incomplete[ref.id] = converted
+                    incomplete.setdefault(ref.id, converted)
                 continue
             if converted.arxiv_id not in wanted:
                 log.warning("arXiv returned %s, which was not asked for", converted.arxiv_id)
                 continue
             found.setdefault(converted.arxiv_id, converted)
-        self.stats.parse_seconds += time.perf_counter() - started
+        for arxiv_id in found:
+            incomplete.pop(arxiv_id, None)
         return IdFetch(
             entries=tuple(found[arxiv_id] for arxiv_id in asked if arxiv_id in found),
             missing=tuple(arxiv_id for arxiv_id in asked if arxiv_id not in found and arxiv_id not in incomplete),
@@ -446,21 +453,20 @@ class ArxivClient:
     def search(self, query: str, max_results: int = 10) -> list[ArxivEntry]:
         """Up to ``max_results`` complete entries for an arXiv ``search_query`` (see :func:`title_query`),
         by relevance. An empty list means arXiv found nothing. Raises :class:`ArxivError` subclasses."""
-        call = _Call(expect_entries=False)
-        search = arxiv.Search(query=query, max_results=max_results)
-        results = list(_LibraryClient(self, call).results(search))
-        started = time.perf_counter()
-        entries = [entry for entry in map(entry_from_result, results) if isinstance(entry, ArxivEntry)]
-        self.stats.parse_seconds += time.perf_counter() - started
-        return entries
+        if max_results < 1:
+            return []
+        # One page is all we ever ask for: a feed whose totalResults promises more costs no other request.
+        wanted = min(max_results, MAX_IDS_PER_REQUEST)
+        _, entries = self._fetch_feed(query_url(self.api_url, search_query=query, max_results=wanted), False)
+        return [entry for entry in entries[:wanted] if isinstance(entry, ArxivEntry)]
 
     # --- transport -------------------------------------------------------------------------------------
 
     def _backoff(self, attempt: int) -> float:
         return float(max(self.delay_seconds, 0.1) * 2 ** (attempt - 1))
 
-    def _fetch_feed(self, url: str, call: _Call) -> Any:
-        """Fetch ``url`` politely and return the package's ``ParsedFeed``; retry what is worth it."""
+    def _fetch_feed(self, url: str, expect_entries: bool) -> tuple[list[str], list[ArxivEntry | str]]:
+        """Fetch ``url`` politely and read its entries (see :func:`read_feed`); retry what is worth it."""
         for attempt in range(1, self.attempts + 1):
             context: dict[str, Any] = {"url": url, "attempt": attempt, "attempts": self.attempts}
             failure: ArxivError
@@ -475,7 +481,7 @@ class ArxivClient:
                 context["status"] = status
                 if status == 200:
                     try:
-                        return self._parse(body, call, context)
+                        return self._parse(body, expect_entries, context)
                     except ArxivBadResponse as error:
                         failure = error
                 elif status in RETRY_STATUSES:
@@ -543,40 +549,41 @@ class ArxivClient:
                 raise ArxivCancelled("cancelled while reading a reply", url=response.url)
         return b"".join(chunks)
 
-    def _parse(self, body: bytes, call: _Call, context: dict[str, Any]) -> Any:
+    def _parse(
+        self, body: bytes, expect_entries: bool, context: dict[str, Any]
+    ) -> tuple[list[str], list[ArxivEntry | str]]:
         started = time.perf_counter()
         try:
-            return _check_and_parse(body, call, context)
+            return read_feed(body, expect_entries, context)
         finally:
             self.stats.parse_seconds += time.perf_counter() - started
 
 
-def _check_and_parse(body: bytes, call: _Call, context: dict[str, Any]) -> Any:
-    """Accept only an Atom feed without error entries; hand it to the package's parser."""
+def read_feed(
+    body: bytes, expect_entries: bool = False, context: dict[str, Any] | None = None
+) -> tuple[list[str], list[ArxivEntry | str]]:
+    """Read an arXiv reply, once: accept only an Atom feed without error entries, and return each entry's
+    ``<id>`` with its :class:`ArxivEntry` (or the reason it is incomplete), in feed order.
+
+    Raises :class:`ArxivBadResponse` (not an Atom feed), :class:`ArxivQueryError` (arXiv's error feed), and
+    :class:`ArxivEmptyFeed` when ``expect_entries`` and the feed has none.
+    """
+    context = context or {}
     try:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError as error:
         raise ArxivBadResponse(f"reply is not an Atom feed ({error}){_body_hint(body)}", **context) from None
-    if root.tag != f"{{{ATOM}}}feed":
+    if root.tag != _atom("feed"):
         raise ArxivBadResponse(
             f"reply is not an Atom feed (root element <{_local_name(root.tag)}>){_body_hint(body)}", **context
         )
     query_error = _error_entries(root, context)
     if query_error is not None:
         raise query_error
-    raw_entries = root.findall(f"{{{ATOM}}}entry")
-    if call.expect_entries and not raw_entries:
+    raw_entries = root.findall(_atom("entry"))
+    if expect_entries and not raw_entries:
         raise ArxivEmptyFeed("empty feed for a list of ids (arXiv's answers are sometimes empty by mistake)", **context)
-    feed = _feed.parse(body)
-    if feed.malformed:
-        raise ArxivBadResponse(f"reply is not an Atom feed ({feed.error})", **context)
-    parsed = {str(result.entry_id) for result in feed.results}
-    for raw in raw_entries:
-        entry_id = (raw.findtext(f"{{{ATOM}}}id") or "").strip()
-        ref = parse_arxiv_ref(entry_id)
-        if entry_id not in parsed and ref is not None:
-            call.skipped[ref.id] = f"arXiv's entry for {ref.id} lacks its id, dates or title"
-    return feed
+    return [(raw.findtext(_atom("id")) or "").strip() for raw in raw_entries], [entry_from_atom(r) for r in raw_entries]
 
 
 def _local_name(tag: str) -> str:

@@ -39,11 +39,13 @@ _ARXIV_TOKEN = re.compile(r"^arxiv\s*:\s*\S+$", re.IGNORECASE)
 _LINK_LABEL = re.compile(
     r"^(?:link|links|url|arxiv|paper|pdf|project(?: page)?|code|链接|论文|地址|项目)\s*[:：]\s*", re.IGNORECASE
 )
-_TXT_ITEM = re.compile(r"^\s*(?P<num>\d{1,3})\s*(?:[、.．]|[)）])\s*(?P<title>\S.*?)\s*$")
+# Any item count: ``1000、Title`` is item 1000. A ``.`` directly followed by a digit is a decimal (``1.5B
+# parameters``), not an item number.
+_TXT_ITEM = re.compile(r"^\s*(?P<num>\d+)\s*(?:[、．)）]|\.(?!\d))\s*(?P<title>\S.*?)\s*$")
 _MD_HEADING = re.compile(r"^(?P<hashes>#{1,4})\s+(?P<rest>.*?)\s*#*\s*$")
-_MD_NUMBER = re.compile(r"^(?P<num>\d{1,3})\s*[、.．)）]\s*(?P<title>\S.*)$")
+_MD_NUMBER = re.compile(r"^(?P<num>\d+)\s*(?:[、．)）]|\.(?!\d))\s*(?P<title>\S.*)$")
 _AUTHOR_PREFIX = re.compile(r"^(?:by|authors?|作者)\s*[:：]?\s+|^(?:authors?|作者)\s*[:：]\s*", re.IGNORECASE)
-_REFERENCE = re.compile(r"^\s*(?:\[(?P<num>\d{1,3})\]|(?P<num2>\d{1,3})[.)])\s*(?P<body>\S.*?)\s*$")
+_REFERENCE = re.compile(r"^\s*(?:\[(?P<num>\d+)\]|(?P<num2>\d+)[.)])\s*(?P<body>\S.*?)\s*$")
 _REF_BODY = re.compile(
     r"^[“\"'‘](?P<title>.+?)[”\"'’]\s*,?\s*(?:by\s+(?P<authors>.+?))?\s*,?\s*(?:\(?(?P<year>(?:19|20)\d{2})\)?)?\s*\.?$",
     re.IGNORECASE,
@@ -254,7 +256,7 @@ def parse_digest(
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     lines = [_Line(number, raw.rstrip()) for number, raw in enumerate(text.split("\n"), start=1)]
     markdown = any(_MD_HEADING.match(line.text) and line.text.startswith("##") for line in lines)
-    title, intro, items = _split_markdown(lines) if markdown else _split_text(lines)
+    title, intro, items = _split_markdown(lines) if markdown else _split_text(lines, source)
     if not items:
         raise DigestError(
             source,
@@ -284,7 +286,7 @@ def parse_digest(
 
 
 def _with_citations(paper: Paper, numbers: set[int]) -> Paper:
-    cited = sorted({int(n) for n in re.findall(r"\[(\d{1,3})\]", paper.summary)} & numbers)
+    cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", paper.summary)} & numbers)
     if not cited:
         return paper
     return Paper(**{**paper.__dict__, "citations": tuple(cited)})
@@ -375,24 +377,63 @@ def _split_authors(text: str) -> tuple[list[str], bool]:
     return names, truncated
 
 
-def _split_text(lines: list[_Line]) -> tuple[str | None, str | None, list[_Item]]:
+def _split_text(lines: list[_Line], source: str = "<digest>") -> tuple[str | None, str | None, list[_Item]]:
     """Split plain text into (no title), intro and items with their body lines; references and trailer
-    stay in the last item's body for :func:`_split_tail`."""
+    stay in the last item's body for :func:`_split_tail`.
+
+    An item is a numbered line followed by a link or an author line, numbered one more than the item before.
+    A line that looks like an item (numbered, followed by a link or an author line) with any other number
+    is refused with its line number: merged into the previous item's summary, it would silently swallow a
+    paper (before any item, it is intro text).
+    """
     items: list[_Item] = []
     intro: list[str] = []
     expected: int | None = None
+    unplaced: _Line | None = None  # a line numbered like the expected item that did not start one
     for index, line in enumerate(lines):
         match = _TXT_ITEM.match(line.text)
-        if match and (expected is None or int(match["num"]) == expected) and _starts_item(lines, index):
+        if match and _starts_item(lines, index) and not (items and _in_references(lines, index)):
             number = int(match["num"])
+            if expected is not None and number != expected:
+                hint = (
+                    f"; line {unplaced.number} is numbered {expected} but has no link or author line after it"
+                    if unplaced is not None
+                    else ""
+                )
+                raise DigestError(
+                    source,
+                    f"{line.stripped[:60]!r} looks like item {number}, but item {expected} comes next"
+                    f" (after item {expected - 1} on line {items[-1].line}){hint}",
+                    line.number,
+                )
             items.append(_Item(number, match["title"].strip(), line.number))
             expected = number + 1
+            unplaced = None
             continue
+        if match and expected is not None and int(match["num"]) == expected and unplaced is None:
+            unplaced = line
         if items:
             items[-1].body.append(line)
         elif line.stripped:
             intro.append(line.stripped)
     return None, "\n".join(intro) or None, items
+
+
+def _in_references(lines: list[_Line], index: int) -> bool:
+    """Whether ``lines[index]`` sits in a references block: a ``[n]`` reference line comes before it with
+    only reference lines (or blanks) in between, or a references heading does."""
+    for line in reversed(lines[:index]):
+        text = line.stripped
+        if not text:
+            continue
+        match = _REFERENCE.match(text)
+        if match and match["num"]:
+            return True
+        if match:
+            continue
+        heading = text.lstrip("#").strip().strip("*_")
+        return bool(_REF_HEADING.search(heading)) and len(heading) <= 40
+    return False
 
 
 def _starts_item(lines: list[_Line], index: int) -> bool:

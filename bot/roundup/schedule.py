@@ -81,7 +81,12 @@ def _expand(field: str, low: int, high: int, names: tuple[str, ...] = (), name_b
 
 class _OncePerWallTime(BaseTrigger):  # type: ignore[misc]
     """Skip the second of two fires at the same local wall time (when clocks go back, 02:30 happens
-    twice and APScheduler fires at both; cron fires once)."""
+    twice and APScheduler fires at both; cron fires once).
+
+    Still needed with APScheduler 3.11.3 (tests/test_dependencies.py checks that a bare ``CronTrigger``
+    fires twice): https://github.com/agronholm/apscheduler/issues/120 asks for cron's behaviour and is open;
+    3.11.2's fix (https://github.com/agronholm/apscheduler/issues/1021) only stops the infinite loop.
+    """
 
     def __init__(self, inner: BaseTrigger, timezone: ZoneInfo) -> None:
         self.inner = inner

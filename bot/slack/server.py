@@ -39,6 +39,8 @@ class SlackEventsRequest(BoltRequest):
     (``slack_bolt.request.internals.parse_body``), so ``/paper payload`` or ``/paper suggest ID payload
     attacks`` parsed as ``{}`` and got a 404 ("dispatch_failed" in Slack). A form body without a
     ``payload`` field is read as the form it is; lazy listeners get a copy read the same way.
+    Upstream: https://github.com/slackapi/bolt-python/blob/v1.30.0/slack_bolt/request/internals.py#L33
+    (no upstream issue filed yet; drop this class once Bolt checks for a ``payload`` field instead).
     """
 
     def __init__(

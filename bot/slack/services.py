@@ -20,7 +20,8 @@ class Services:
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __deepcopy__(self, memo: dict[int, object]) -> Services:
-        # Bolt deep-copies the context for lazy listeners; services are one shared handle, not data.
+        # Bolt deep-copies the context for lazy listeners (https://github.com/slackapi/bolt-python/issues/545);
+        # services are one shared handle, not data.
         return self
 
     def db(self) -> sqlite_utils.Database:

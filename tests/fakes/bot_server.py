@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,18 @@ class RunningBot:
     def events_url(self) -> str:
         return f"{self.url}/slack/events"
 
+    def drain(self) -> None:
+        """Wait until every lazy listener started so far has finished, so a test can assert that something
+        did *not* happen (no waiting for a guessed time). The app keeps working: later lazy listeners run
+        on a fresh executor."""
+        runner = self.app.listener_runner
+        old = runner.listener_executor
+        fresh = ThreadPoolExecutor(max_workers=8, thread_name_prefix="paperbot-lazy")
+        # Bolt's listener runner and lazy runner share one executor (App(listener_executor=...)).
+        runner.listener_executor = fresh
+        runner.lazy_listener_runner.executor = fresh
+        old.shutdown(wait=True)
+
     def command(self, text: str, **fields: Any) -> tuple[int, dict[str, Any]]:
         """Send a signed ``/paper TEXT``; return the HTTP status and the JSON answer (``{}`` if none)."""
         fields.setdefault("response_url", self.fake.response_url("cmd"))
@@ -63,9 +76,25 @@ def running_bot(settings: Settings, fake: FakeSlack) -> Iterator[RunningBot]:
         thread.join(timeout=5)
 
 
-def stop_http_server(server: Any) -> None:
-    """Stop a waitress server running in another thread: close every channel, then its workers."""
+def stop_http_server(server: Any, timeout: float = 5.0) -> None:
+    """Stop a waitress server running in another thread: close every channel from inside its loop, then
+    its workers.
+
+    The loop waits in ``select`` for up to a second (waitress's ``asyncore_loop_timeout``); closing its
+    sockets from another thread both waits out that second and makes ``select`` fail with EBADF in the
+    server thread. Waitress's trigger runs a function inside the loop at once instead: the loop closes its
+    own channels, finds its map empty and returns.
+    """
     from waitress import wasyncore
 
-    wasyncore.close_all(server._map)
+    closed = threading.Event()
+
+    def close_channels() -> None:
+        wasyncore.close_all(server._map)
+        closed.set()
+
+    with suppress(OSError):  # the trigger is already closed: the loop is not running
+        server.trigger.pull_trigger(close_channels)
+    if not closed.wait(timeout):
+        wasyncore.close_all(server._map)  # the loop is not running: nothing else touches the map
     server.task_dispatcher.shutdown()

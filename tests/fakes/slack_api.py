@@ -998,6 +998,9 @@ class FakeSlack:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # socketserver's default backlog of 5 drops the SYNs of a burst of concurrent clients, which then wait
+    # a second for TCP to retransmit: Slack takes bursts.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], fake: FakeSlack) -> None:
         self.fake = fake
