@@ -17,6 +17,7 @@ Cost: one FTS query per step tried, plus one vocabulary lookup per unknown word 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -234,3 +235,28 @@ def _decide(
     ):
         return SearchResult(query=original, kind="winner", papers=papers[:1], corrected=corrected)
     return SearchResult(query=original, kind="choices", papers=papers, corrected=corrected, partial=partial)
+
+
+def clear_matches(db: sqlite_utils.Database, query: str, paper_ids: list[int]) -> list[int]:
+    """The papers among ``paper_ids`` that ``query`` clearly matches, as ``/paper`` reads it: an arXiv id
+    names that paper; otherwise every word must match (prefixes, Chinese phrases, abbreviations). No
+    spelling correction and no any-word fallback: a watch must not guess."""
+    text = " ".join(query.split())
+    if not text or not paper_ids:
+        return []
+    ref = parse_arxiv_ref(text) or _single_ref(text)
+    if ref is not None:
+        rows = db.execute(
+            "SELECT id FROM papers WHERE arxiv_id = ? AND id IN (SELECT value FROM json_each(?))",
+            [ref.id, json.dumps(paper_ids)],
+        ).fetchall()
+        return [int(row[0]) for row in rows]
+    terms = words(text[:MAX_QUERY_CHARS])[:MAX_QUERY_WORDS]
+    if not terms:
+        return []
+    rows = db.execute(
+        "SELECT rowid FROM paper_search WHERE paper_search MATCH ? AND rowid IN (SELECT value FROM json_each(?))"
+        " ORDER BY rowid",
+        [_match_all(terms), json.dumps(paper_ids)],
+    ).fetchall()
+    return [int(row[0]) for row in rows]

@@ -308,7 +308,7 @@ def month_not_found(month: str, months: Sequence[str]) -> Message:
         available = ", ".join(f"`{m}`" for m in months[:24])
         body = f"There is no digest for {mrkdwn.escape(month)}. Digests: {available}."
     else:
-        body = "No digest has been loaded yet: run `paperbot load data/digests/*.txt`."
+        body = "no digest loaded yet — `paperbot load FILE_OR_URL`"
     return Message(text=f"No digest for {fit(month, 40)}.", blocks=(section(body),))
 
 
