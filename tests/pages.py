@@ -16,7 +16,8 @@ _NAV = """
   <div class="logo"><a href="/">deephub 技术社区</a></div>
   <nav class="main-nav"><ul>
     <li><a href="/">首页</a></li><li><a href="/tags/ml">机器学习</a></li><li><a href="/tags/cv">计算机视觉</a></li>
-    <li><a href="/tags/nlp">自然语言处理</a></li><li><a href="/about">关于我们</a></li><li><a href="/login">登录</a></li>
+    <li><a href="/tags/nlp">自然语言处理</a></li><li><a href="/about">关于我们</a></li>
+    <li><a href="/login">登录</a></li>
   </ul></nav>
 </header>"""
 
@@ -51,7 +52,9 @@ _COMMENTS = """
   </ol>
   <form class="comment-form" action="/comment" method="post">
     <h3>发表评论</h3>
-    <textarea name="comment" placeholder="**粗体** _斜体_ [链接](http://example.com) `代码` - 列表 &gt; 引用。你还可以使用@来通知其他用户。"></textarea>
+    <p class="hint">**粗体** _斜体_ [链接](http://example.com) `代码` - 列表 &gt; 引用</p>
+    <p class="hint">。你还可以使用@来通知其他用户。</p>
+    <textarea name="comment" placeholder="写下你的评论"></textarea>
     <button type="submit">提交评论</button>
   </form>
 </section>"""
@@ -151,7 +154,8 @@ def en_article_page(digest: Digest, *, relative_links: bool = False) -> str:
 <p>{escape(digest.intro or "")}</p>
 {chr(10).join(sections)}
 </article>
-<aside><h3>Popular</h3><ol><li><a href="/p/1">1. Our most read post</a></li><li><a href="/p/2">2. Another</a></li></ol></aside>
+<aside><h3>Popular</h3><ol><li><a href="/p/1">1. Our most read post</a></li>
+<li><a href="/p/2">2. Another</a></li></ol></aside>
 <footer><p>Copyright 2023 The ML Digest</p></footer>
 </body></html>
 """
