@@ -353,3 +353,26 @@ def test_versions_keep_the_raw_bytes_compressed(db_path: Path, capsys: pytest.Ca
         raw, size, content_hash = conn.execute("SELECT raw, size, content_hash FROM digest_versions").fetchone()
     assert zlib.decompress(raw) == SHIPPED_DIGEST.read_bytes() and size == len(SHIPPED_DIGEST.read_bytes())
     assert len(raw) < size and json.dumps(content_hash)
+
+
+def test_markdown_emphasis_shows_as_slack_mrkdwn_and_the_credit_has_no_stray_bracket(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "digest-2023-06.md"
+    path.write_text(
+        "# June\n\n## 1. Emphatic Paper About Widgets\n\n[arXiv:2306.00001](https://arxiv.org/abs/2306.00001)\n"
+        "Authors: Ada Lovelace, Alan Turing\n\nA **bold** claim, an _aside_, a *subtle* point and"
+        " [the code](https://github.com/example/widgets). Also <@channel> & co.\n\n"
+        "Source: https://example.com/digest/2023-06 (作者: Team Lead)\n",
+        encoding="utf-8",
+    )
+    code, _, err = run_cli(capsys, "load", "--no-enrich", str(path))
+    assert code == 0, err
+    curator, source_url = connect(db_path).execute("SELECT curator, source_url FROM digests").fetchone()
+    assert (curator, source_url) == ("Team Lead", "https://example.com/digest/2023-06")
+    code, out, _ = run_cli(capsys, "search", "--json", "emphatic")
+    summary = json.loads(out)["blocks"][2]["text"]["text"]
+    assert summary == (
+        "A *bold* claim, an _aside_, a _subtle_ point and <https://github.com/example/widgets|the code>."
+        " Also &lt;@\u2060channel&gt; &amp; co."
+    )

@@ -57,7 +57,7 @@ _CREDIT = re.compile(
     re.IGNORECASE,
 )
 _CURATED_BY = re.compile(
-    r"(?:curated|compiled|edited)\s+by\s+(?P<name>[^,.;*_]+)|(?:作者|编辑|整理)\s*[:：]\s*(?P<zh>[^,，。;*_]+)",
+    r"(?:curated|compiled|edited)\s+by\s+(?P<name>[^,.;*_()（）]+)|(?:作者|编辑|整理)\s*[:：]\s*(?P<zh>[^,，。;*_()（）]+)",
     re.IGNORECASE,
 )
 _NAME_WORD = re.compile(r"^(?:[A-Z\u00C0-\u00DE][\w\u00C0-\u024F'’\-]*\.?|[A-Z]\.(?:-?[A-Z]\.)*|[a-z]{1,3}|d'\w+)$")

@@ -180,9 +180,9 @@ def paper_card(
         room = MAX_BLOCKS - len(blocks) - 3
         if len(chunks) > room:
             chunks = [*chunks[: room - 1], fit("\n".join(chunks[room - 1 :]))]
-        blocks += [section(chunk) for chunk in chunks]
+        blocks += [section(mrkdwn.from_markdown(chunk)) for chunk in chunks]
     else:
-        shown = fit(summary, CARD_SUMMARY_LIMIT)
+        shown = mrkdwn.from_markdown(fit(summary, CARD_SUMMARY_LIMIT))
         cut = len(mrkdwn.escape(summary)) > CARD_SUMMARY_LIMIT
         blocks.append(section(shown))
     buttons: list[Block] = []
