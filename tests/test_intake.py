@@ -376,3 +376,19 @@ def test_markdown_emphasis_shows_as_slack_mrkdwn_and_the_credit_has_no_stray_bra
         "A *bold* claim, an _aside_, a _subtle_ point and <https://github.com/example/widgets|the code>."
         " Also &lt;@\u2060channel&gt; &amp; co."
     )
+
+
+def test_paperbot_load_url_in_a_subprocess_then_history(db_path: Path, tmp_path: Path, web: WebServer) -> None:
+    import subprocess
+
+    from tests.helpers import bot_process_env, spawn_bot
+
+    url = web.add("/post/2023-01-papers.html", ZH_PAGE)
+    env = bot_process_env(PAPERBOT_DB=str(db_path), ARXIV_API_URL="http://127.0.0.1:9/api/query")
+    proc = spawn_bot("load", "--no-enrich", url, env=env, cwd=tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.startswith(f"{url}: 2023-01: 10 papers: 10 added")
+    proc = spawn_bot("history", env=env, cwd=tmp_path, stderr=subprocess.STDOUT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out.startswith("2023-01 v1 ") and url in out and "(current)" in out

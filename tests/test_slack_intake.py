@@ -299,3 +299,24 @@ def test_app_home_shows_the_users_watches(bot: RunningBot) -> None:
     bot.fake.wait_for_calls("views.publish", 1)
     view = bot.fake.home_view("U1")
     assert view is not None and "*Your watches*\n1. diffusion" in text_of(view).replace("\\n", "\n")
+
+
+def test_cli_load_sends_the_watch_dms_when_slack_is_configured(
+    fake: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.watches.model import add_watch
+    from tests.fakes.slack_api import BOT_TOKEN
+    from tests.helpers import run_cli
+
+    db_path = tmp_path / "cli.db"
+    add_watch(connect(db_path), "U7", "musiclm")
+    monkeypatch.setenv("PAPERBOT_DB", str(db_path))
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", fake.api_url)
+    code, _, err = run_cli(capsys, "load", "--no-enrich", str(SHIPPED_DIGEST))
+    assert code == 0 and "watches: 1 direct message sent" in err
+    [call] = fake.calls("chat.postMessage")
+    assert call.params["channel"] == "U7" and "MusicLM" in text_of(call.params)
+    code, _, err = run_cli(capsys, "restore", "2023-01", "1")
+    assert code == 1 and "already the current version" in err
+    assert len(fake.calls("chat.postMessage")) == 1
