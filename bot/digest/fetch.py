@@ -64,8 +64,12 @@ def fetch_page(
     session: requests.Session | None = None,
     headers: dict[str, str] | None = None,
     max_bytes: int = MAX_DIGEST_BYTES,
+    check_type: bool = True,
 ) -> Fetched:
-    """GET ``url`` and return its bytes, or raise :class:`DigestError` (``url``: the reason)."""
+    """GET ``url`` and return its bytes, or raise :class:`DigestError` (``url``: the reason).
+
+    ``check_type=False`` accepts any content type (a file whose kind the caller already knows from its
+    name); known binary formats are still refused by their first bytes."""
     if not is_url(url):
         raise DigestError(url, "only http:// and https:// URLs can be fetched")
     own = session is None
@@ -95,7 +99,8 @@ def fetch_page(
                 reason = response.reason or ""
                 raise DigestError(url, f"the server answered HTTP {response.status_code} {reason}".rstrip())
             content_type, charset = _content_type(response.headers.get("Content-Type", ""))
-            _refuse_type(url, content_type)
+            if check_type:
+                _refuse_type(url, content_type)
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise DigestError(url, _too_large(int(declared), max_bytes))

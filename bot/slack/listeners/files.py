@@ -24,6 +24,7 @@ from bot.digest.intake import HTML_SUFFIXES, TEXT_SUFFIXES, source_from_bytes
 from bot.digest.parse import MAX_DIGEST_BYTES, SAVE_AS_TEXT, DigestError
 from bot.slack import blocks, loading
 from bot.slack.blocks import Message
+from bot.slack.listeners.errors import APOLOGY, report
 from bot.slack.services import Services
 
 log = logging.getLogger("bot.slack.listeners")
@@ -83,7 +84,12 @@ def file_shared(body: dict[str, Any], respond: Respond, context: BoltContext, cl
         if user not in services.settings.admins:
             reply = blocks.notice(NOT_ADMIN_FILE)
         else:
-            reply = _load_file(services, file, user)
+            try:
+                reply = _load_file(services, file, user)
+            except Exception as error:
+                # The claim is taken: answer anyway, so the admin is not left waiting on a retry that never comes.
+                report(error, body)
+                reply = blocks.notice(APOLOGY)
         client.chat_postMessage(channel=channel, thread_ts=ts, unfurl_links=False, **reply.payload())
         _finish(services, file_id, ts, reply.text)
 
@@ -114,7 +120,7 @@ def _load_file(services: Services, file: dict[str, Any], user: str) -> Message:
 def _download(services: Services, url: str, name: str, *, html: bool) -> bytes:
     token = services.settings.require_slack_bot_token()
     try:
-        fetched = fetch_page(url, headers={"Authorization": f"Bearer {token}"})
+        fetched = fetch_page(url, headers={"Authorization": f"Bearer {token}"}, check_type=False)
     except DigestError as error:
         raise DigestError(name, f"cannot download it from Slack: {error.reason}") from None
     looks_like_login = fetched.content_type == "text/html" and (not html or _LOGIN_PAGE.search(fetched.data[:20000]))
