@@ -177,6 +177,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     threading.Thread(
         target=run_background_enrichment, args=(settings, stop), name="paperbot-enrich", daemon=True
     ).start()
+    threading.Thread(target=_deliver_waiting_notices, args=(settings,), name="paperbot-watches", daemon=True).start()
     try:
         run()
     finally:
@@ -362,7 +363,19 @@ def _after_load(
             sent = deliver_notices(db, settings)
             print(f"watches: {sent} direct message{'s' if sent != 1 else ''} sent", file=sys.stderr)
         elif noted:
-            print(f"watches: {noted} matches waiting for the bot to send them", file=sys.stderr)
+            what = "match" if noted == 1 else "matches"
+            print(f"watches: {noted} {what} waiting for the bot to send (paperbot serve)", file=sys.stderr)
+
+
+def _deliver_waiting_notices(settings: Settings) -> None:
+    """Watch DMs recorded by a ``paperbot load`` run without Slack settings go out when the bot starts."""
+    from bot.db import thread_db
+    from bot.slack.watching import deliver_notices
+
+    try:
+        deliver_notices(thread_db(settings.db_path), settings)
+    except Exception:
+        logging.getLogger("bot.watches").exception("sending waiting watch notices failed")
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:

@@ -392,3 +392,33 @@ def test_paperbot_load_url_in_a_subprocess_then_history(db_path: Path, tmp_path:
     proc = spawn_bot("history", env=env, cwd=tmp_path, stderr=subprocess.STDOUT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0 and out.startswith("2023-01 v1 ") and url in out and "(current)" in out
+
+
+def test_digests_loaded_before_versions_get_a_version_that_restores_them(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A database as it was before versions: a digest loaded, no version rows, the backfill not yet run.
+    assert run_cli(capsys, "load", "--no-enrich", str(SHIPPED_DIGEST), str(DATA / "digest-2023-02.md"))[0] == 0
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DELETE FROM digest_versions")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm030_backfill_digest_versions'")
+    columns = (
+        "SELECT month, paper_id, position, title, authors, authors_truncated, summary, links, arxiv_version,"
+        " incomplete_link, project_url, citations FROM entries ORDER BY month, position"
+    )
+    with sqlite3.connect(db_path) as conn:
+        entries = conn.execute(columns).fetchall()
+        references = conn.execute("SELECT * FROM digest_references ORDER BY month, number").fetchall()
+        digests = conn.execute("SELECT month, title, intro, source_url, curator FROM digests").fetchall()
+    out = run_cli(capsys, "history")[1].splitlines()
+    assert out[0].startswith("2023-01 v1 ") and "before versions" in out[0] and out[0].endswith("(current)")
+    assert "digest-2023-02.md (as stored)" in out[1]
+
+    code, _, err = run_cli(capsys, "load", "--no-enrich", "--replace", str(_truncated(tmp_path)))
+    assert code == 0, err
+    code, out_text, err = run_cli(capsys, "restore", "2023-01", "1")
+    assert code == 0, err and "9 added" in out_text
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute(columns).fetchall() == entries
+        assert conn.execute("SELECT * FROM digest_references ORDER BY month, number").fetchall() == references
+        assert conn.execute("SELECT month, title, intro, source_url, curator FROM digests").fetchall() == digests

@@ -320,3 +320,27 @@ def test_cli_load_sends_the_watch_dms_when_slack_is_configured(
     code, _, err = run_cli(capsys, "restore", "2023-01", "1")
     assert code == 1 and "already the current version" in err
     assert len(fake.calls("chat.postMessage")) == 1
+
+
+def test_notices_recorded_without_slack_are_sent_when_the_bot_starts(
+    fake: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.watches.model import add_watch
+    from tests.helpers import fake_slack_env, free_port, run_cli, start_http_server, wait_until_serving
+
+    db_path = tmp_path / "serve.db"
+    add_watch(connect(db_path), "U7", "水印")
+    monkeypatch.setenv("PAPERBOT_DB", str(db_path))
+    code, _, err = run_cli(capsys, "load", "--no-enrich", str(SHIPPED_DIGEST))
+    assert code == 0 and "watches: 1 match waiting for the bot to send (paperbot serve)" in err
+    port = free_port()
+    proc = start_http_server(port, env=fake_slack_env(fake, db_path), cwd=tmp_path)
+    try:
+        wait_until_serving(proc, port, health_path="/healthz")
+        [call] = fake.wait_for_calls("chat.postMessage", 1, timeout=20)
+        assert call.params["channel"] == "U7" and "A Watermark for Large Language Models" in text_of(call.params)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    status = connect(db_path).execute("SELECT status FROM watch_notices").fetchall()
+    assert status == [("sent",)]
