@@ -1,15 +1,17 @@
-"""The digest store: loading parsed digests into SQLite, one transaction per file.
+"""The digest store: loading parsed digests into SQLite, one transaction per source, each load a version.
 
 Papers are keyed by arXiv id, or by normalised title when the digest gives no id. Loading the same file
 again changes nothing; an edited file updates what changed; a paper in two digests is one paper with
-two entries. The hot path is plain SQL with ``executemany``: sqlite-utils' per-row introspection costs
-more than the writes themselves (see ``bench/bench_load.py``).
+two entries. A reload that would remove papers is refused unless it replaces; a removed paper keeps its
+row (arXiv metadata, suggestions, votes), so that restoring a version (bot.digest.versions keeps every
+one, with its bytes) brings it back whole. The hot path is plain SQL with ``executemany``: sqlite-utils'
+per-row introspection costs more than the writes themselves (see ``bench/bench_load.py``).
 """
 
 from __future__ import annotations
 
-import getpass
 import json
+import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,9 +119,13 @@ class _DryRun(Exception):
 
 
 def default_loader() -> str:
+    """``cli NAME``: the account running the command (from the password database, not the environment,
+    which only bot.config reads)."""
     try:
-        return f"cli {getpass.getuser()}"
-    except (KeyError, OSError):
+        import pwd
+
+        return f"cli {pwd.getpwuid(os.getuid()).pw_name}"
+    except (ImportError, KeyError, OSError):
         return "cli"
 
 
