@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import bot.digest.fetch
 from bot.db import connect
@@ -422,3 +424,24 @@ def test_digests_loaded_before_versions_get_a_version_that_restores_them(
         assert conn.execute(columns).fetchall() == entries
         assert conn.execute("SELECT * FROM digest_references ORDER BY month, number").fetchall() == references
         assert conn.execute("SELECT month, title, intro, source_url, curator FROM digests").fetchall() == digests
+
+
+_TAGS = st.sampled_from(["<p>", "</p>", "<h2>", "</h2>", "<a href='/x'>", "</a>", "<strong>", "</strong>",
+                         "<nav>", "</nav>", "<meta charset='gbk'>", "<br>", "1、", "https://arxiv.org/abs/2301.00001",
+                         "By Ada Lovelace, Alan Turing.", "摘要", "\n"])  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.binary(max_size=400), st.lists(st.one_of(_TAGS, st.text(max_size=20)), max_size=40)))
+def test_any_page_parses_or_gives_one_reason(content: bytes | list[str]) -> None:
+    from bot.digest.intake import parse_source
+    from bot.digest.parse import DigestError
+    from bot.digest.versions import Source
+
+    data = content if isinstance(content, bytes) else "".join(content).encode("utf-8", "surrogatepass")
+    try:
+        digest = parse_source(Source("page-2023-01.html", data, "html", "https://example.com/p"))
+    except DigestError as error:
+        assert "\n" not in str(error) and str(error).startswith("page-2023-01.html")
+    else:
+        assert digest.papers and digest.month == "2023-01"

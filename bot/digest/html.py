@@ -16,6 +16,7 @@ import codecs
 import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urljoin
 
 from bot.digest.parse import DigestError
@@ -134,20 +135,11 @@ def _readability(html: str, url: str | None) -> str | None:
         log.warning("readability failed on %s: %s", url, error)
         return None
     lines: list[str] = []
-    for element in tree.iter("h1", "h2", "h3", "h4", "p", "li", "pre", "blockquote"):
-        if any(ancestor.tag in ("p", "li", "pre", "blockquote") for ancestor in element.iterancestors()):
+    blocks = ("h1", "h2", "h3", "h4", "p", "li", "pre", "blockquote")
+    for element in tree.iter(*blocks):
+        if any(ancestor.tag in blocks for ancestor in element.iterancestors()):
             continue
-        parts: list[str] = [element.text or ""]
-        for child in element.iterdescendants():
-            if child.tag == "a" and child.get("href"):
-                parts.append(f"[{child.text_content()}]({child.get('href')})")
-            elif child.tag == "br":
-                parts.append("\n")
-            elif child.getparent() is not None and child.getparent().tag != "a":
-                parts.append(child.text or "")
-            if child.tail and child.getparent() is not None:
-                parts.append(child.tail)
-        text = "".join(parts).strip()
+        text = _inline(element).strip()
         if not text:
             continue
         if element.tag in ("h1", "h2", "h3", "h4"):
@@ -156,6 +148,22 @@ def _readability(html: str, url: str | None) -> str | None:
             text = "- " + text
         lines.append(text)
     return "\n\n".join(lines) or None
+
+
+def _inline(element: Any) -> str:
+    """An element's text with its links as Markdown links and ``<br>`` as line breaks."""
+    parts = [element.text or ""]
+    for child in element:
+        if not isinstance(child.tag, str):
+            pass  # a comment or processing instruction: only its tail is text
+        elif child.tag == "a" and child.get("href"):
+            parts.append(f"[{child.text_content().strip()}]({child.get('href')})")
+        elif child.tag == "br":
+            parts.append("\n")
+        else:
+            parts.append(_inline(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
 
 
 def markdown_to_digest_text(markdown: str, base_url: str | None) -> str:
