@@ -262,6 +262,8 @@ HELP_LINES = (
     (f"{COMMAND} suggest ARXIV_ID_OR_URL [why]", "suggest a paper for the next roundup (or vote for it)"),
     (f"{COMMAND} suggestions", "the suggestions for the next roundup, most votes first"),
     (f"{COMMAND} roundup [YYYY-MM]", "preview the monthly roundup (admins: roundup post [YYYY-MM] posts it now)"),
+    (f"{COMMAND} watch WORDS", "a direct message when a new digest has a matching paper (watches, unwatch N)"),
+    (f"{COMMAND} load URL [YYYY-MM]", "admins: load a digest from its web page (or send me the file in a DM)"),
     (f"{COMMAND} help", "this help"),
 )
 
