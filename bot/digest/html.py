@@ -171,11 +171,16 @@ def markdown_to_digest_text(markdown: str, base_url: str | None) -> str:
     escapes undone, and a line that is wholly bold or italic (an item title) without its markers."""
     lines = []
     for line in markdown.replace("\r\n", "\n").split("\n"):
-        line = _MD_LINK.sub(lambda match: _link(match["text"], match["url"], base_url), line)
-        emphasis = _WHOLE_EMPHASIS.match(line)
-        if emphasis:
-            line = emphasis["indent"] + emphasis["inner"]
-        lines.append(_ESCAPED.sub(r"\1", line))
+        # Most lines are plain prose: the regular expressions only run where their markers are.
+        if "](" in line:
+            line = _MD_LINK.sub(lambda match: _link(match["text"], match["url"], base_url), line)
+        if "*" in line or "_" in line:
+            emphasis = _WHOLE_EMPHASIS.match(line)
+            if emphasis:
+                line = emphasis["indent"] + emphasis["inner"]
+        if "\\" in line:
+            line = _ESCAPED.sub(r"\1", line)
+        lines.append(line)
     return "\n".join(lines)
 
 
