@@ -358,9 +358,10 @@ def _after_load(
 
         noted = record_matches(db, added_ids)
         if noted and settings.slack_bot_token:
+            from bot.slack.app import make_web_client
             from bot.slack.watching import deliver_notices
 
-            sent = deliver_notices(db, settings)
+            sent = deliver_notices(db, make_web_client(settings, retries=False))
             print(f"watches: {sent} direct message{'s' if sent != 1 else ''} sent", file=sys.stderr)
         elif noted:
             what = "match" if noted == 1 else "matches"
@@ -370,10 +371,11 @@ def _after_load(
 def _deliver_waiting_notices(settings: Settings) -> None:
     """Watch DMs recorded by a ``paperbot load`` run without Slack settings go out when the bot starts."""
     from bot.db import thread_db
+    from bot.slack.app import make_web_client
     from bot.slack.watching import deliver_notices
 
     try:
-        deliver_notices(thread_db(settings.db_path), settings)
+        deliver_notices(thread_db(settings.db_path), make_web_client(settings, retries=False))
     except Exception:
         logging.getLogger("bot.watches").exception("sending waiting watch notices failed")
 

@@ -383,7 +383,7 @@ def m030_digest_versions_and_watches(db: sqlite_utils.Database) -> None:
 def m030_backfill_digest_versions(db: sqlite_utils.Database) -> None:
     """Digests loaded before versions were kept get their version 1, written out from the database, so
     that a later reload can always be undone."""
-    from bot.digest.versions import backfill
+    from bot.digest.render import backfill
 
     backfill(db)
 

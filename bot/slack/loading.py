@@ -119,4 +119,4 @@ def notify_watchers(services: Services, result: LoadResult) -> None:
     from bot.watches.model import record_matches
 
     if record_matches(services.db(), list(result.added_ids)):
-        deliver_notices(services.db(), services.settings)
+        deliver_notices(services.db(), services.posting_client())

@@ -14,7 +14,6 @@ import sqlite_utils
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.config import Settings
 from bot.slack import blocks, mrkdwn
 from bot.slack.blocks import Block, Message, context, fit, join_limited, section
 from bot.slack.ids import COMMAND
@@ -77,16 +76,13 @@ def notice_message(notice: Notice) -> Message:
     )
 
 
-def deliver_notices(db: sqlite_utils.Database, settings: Settings, client: WebClient | None = None) -> int:
-    """Send every pending notice, one direct message per person; returns how many were sent."""
+def deliver_notices(db: sqlite_utils.Database, client: WebClient) -> int:
+    """Send every pending notice, one direct message per person; returns how many were sent.
+
+    ``client`` must not retry blindly: a timed-out post may have arrived, and nobody is told twice."""
     notices = claim_notices(db)
     if not notices:
         return 0
-    if client is None:
-        from bot.slack.app import make_web_client
-
-        # No blind retries: a timed-out post may have arrived, and nobody is told twice.
-        client = make_web_client(settings, retries=False)
     sent = 0
     for notice in notices:
         if not notice.papers:
