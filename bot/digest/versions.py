@@ -86,7 +86,7 @@ def record_version(conn: Any, month: str, content_hash: str, source: Source, pap
             source.name,
             source.url,
             source.charset,
-            zlib.compress(source.data, 6),
+            zlib.compress(source.data, 1),  # level 1: ~5% larger than 6, five times faster
             len(source.data),
             papers,
             who.loaded_by,
