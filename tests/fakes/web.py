@@ -18,6 +18,8 @@ class Page:
     status: int = 200
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "text/html; charset=utf-8"})
     delay: float = 0.0
+    send_length: bool = True
+    """False: no Content-Length, the body ends when the connection closes (a streamed page)."""
 
 
 @dataclass
@@ -54,8 +56,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(page.status)
             for name, value in page.headers.items():
                 self.send_header(name, value)
-            if "Content-Length" not in page.headers:
+            if page.send_length and "Content-Length" not in page.headers:
                 self.send_header("Content-Length", str(len(page.body)))
+            if not page.send_length:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             self.wfile.write(page.body)
         except (ConnectionError, TimeoutError):
