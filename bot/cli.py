@@ -15,14 +15,18 @@ import re
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import DatabaseError, connect
 from bot.digest.parse import DigestError
-from bot.digest.store import load_file
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from bot.digest.versions import Source
 
 EXIT_BUSY = 75
 """``roundup --post`` while another process is posting the same month (EX_TEMPFAIL: try again later)."""
@@ -46,11 +50,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paperbot", description="Monthly paper digests for Slack teams.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    load = commands.add_parser("load", help="parse digest files and upsert them into the database")
-    load.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="digest files (.txt or .md)")
-    load.add_argument("--month", type=_month, help="the digests' month, YYYY-MM (default: from the file name)")
+    load = commands.add_parser("load", help="parse digest files or pages and upsert them into the database")
+    load.add_argument(
+        "paths", nargs="+", metavar="PATH_OR_URL", help="digest files (.txt, .md, .html) or the digest's web page URL"
+    )
+    load.add_argument(
+        "--month", type=_month, help="the digest's month, YYYY-MM (default: from the file name or URL, else arXiv ids)"
+    )
     load.add_argument("--no-enrich", action="store_true", help="do not fetch arXiv metadata after loading")
+    load.add_argument(
+        "--replace", action="store_true", help="load even when it removes papers from a month or overrides its month"
+    )
+    load.add_argument("--dry-run", action="store_true", help="print what the load would change and write nothing")
     load.set_defaults(handler=cmd_load)
+
+    history = commands.add_parser("history", help="list the stored versions of each digest")
+    history.add_argument("month", nargs="?", type=_month, metavar="MONTH", help="only this month, YYYY-MM")
+    history.set_defaults(handler=cmd_history)
+
+    restore = commands.add_parser("restore", help="make an earlier version of a digest current again")
+    restore.add_argument("month", type=_month, metavar="MONTH", help="the digest month, YYYY-MM")
+    restore.add_argument("version", type=_positive, metavar="VERSION", help="the version number (see history)")
+    restore.add_argument("--dry-run", action="store_true", help="print what the restore would change, write nothing")
+    restore.set_defaults(handler=cmd_restore)
 
     enrich = commands.add_parser("enrich", help="fetch arXiv metadata for papers that lack it")
     enrich.add_argument("--limit", type=_positive, metavar="N", help="enrich at most N papers this run")
@@ -166,6 +188,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     threading.Thread(
         target=run_background_enrichment, args=(settings, stop), name="paperbot-enrich", daemon=True
     ).start()
+    threading.Thread(target=_deliver_waiting_notices, args=(settings,), name="paperbot-watches", daemon=True).start()
     try:
         run()
     finally:
@@ -211,7 +234,7 @@ def cmd_roundup(args: argparse.Namespace, settings: Settings) -> int:
     db = connect(settings.db_path)
     month = _digest_month(args.month, catalog.months(db)) if args.month else catalog.latest_month(db)
     if month is None:
-        raise CommandError("no digest loaded yet: run `paperbot load data/digests/*.txt` first")
+        raise CommandError("no digest loaded yet — `paperbot load FILE_OR_URL`")
     try:
         if not args.post:
             roundup = load_roundup(db, month)
@@ -270,30 +293,126 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    """Load each file in its own transaction; good files load even when others fail."""
+    """Read every source first (files, pages), then load each in its own transaction; good sources load
+    even when others fail. Two sources for one month are refused before anything is written."""
+    from bot.digest.intake import read_source
+    from bot.digest.parse import month_from_name
+    from bot.digest.store import load_source
+
     if args.month and len(args.paths) > 1:
         # One digest per month: several files under one month would replace each other.
         raise CommandError("--month names the month of one digest: give a single PATH with it")
     db = connect(settings.db_path)
     failures = 0
-    months: list[str] = []
-    for path in args.paths:
+    sources = []
+    for argument in args.paths:
         try:
-            result = load_file(db, path, month=args.month)
+            sources.append(read_source(argument))
+        except DigestError as error:
+            print(f"error: {error}", file=sys.stderr)
+            failures += 1
+    if not args.replace:
+        _refuse_same_month(db, sources, args.month, month_from_name)
+    months: list[str] = []
+    added_ids: list[int] = []
+    for source in sources:
+        try:
+            result = load_source(db, source, month=args.month, replace=args.replace, dry_run=args.dry_run)
         except DigestError as error:
             print(f"error: {error}", file=sys.stderr)
             failures += 1
             continue
         print(result.describe())
         months.append(result.month)
-    if months and not args.no_enrich:
+        added_ids += result.added_ids
+    if not args.dry_run:
+        _after_load(db, settings, months, added_ids, enrich=not args.no_enrich)
+    if failures:
+        print(f"error: {failures} of {len(args.paths)} sources could not be loaded", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _refuse_same_month(
+    db: sqlite_utils.Database, sources: list[Source], month: str | None, month_from_name: Callable[[str], str | None]
+) -> None:
+    """Two sources of one month in one command would silently replace each other: refuse the command."""
+    from bot.digest.intake import parse_source
+
+    seen: dict[str, str] = {}
+    for source in sources:
+        try:
+            found = month or month_from_name(source.name) or parse_source(source).month
+        except DigestError:
+            continue  # reported when it is loaded
+        if found in seen:
+            raise CommandError(
+                f"{seen[found]} and {source.name} are both the {found} digest: load one of them"
+                " (or give --replace to load them in order, the last one winning); nothing loaded"
+            )
+        seen[found] = source.name
+
+
+def _after_load(
+    db: sqlite_utils.Database, settings: Settings, months: list[str], added_ids: list[int], *, enrich: bool
+) -> None:
+    """arXiv metadata for what was loaded, then watch notices (DMs when Slack is configured)."""
+    if months and enrich:
         from bot.arxiv.enrich import enrich_after_load
 
         sys.stdout.flush()
         enrich_after_load(db, settings, months, out=sys.stderr)
-    if failures:
-        print(f"error: {failures} of {len(args.paths)} files could not be loaded", file=sys.stderr)
-        return 1
+    if added_ids:
+        from bot.watches.model import record_matches
+
+        noted = record_matches(db, added_ids)
+        if noted and settings.slack_bot_token:
+            from bot.slack.client import make_web_client
+            from bot.slack.watching import deliver_notices
+
+            sent = deliver_notices(db, make_web_client(settings, retries=False))
+            print(f"watches: {sent} direct message{'s' if sent != 1 else ''} sent", file=sys.stderr)
+        elif noted:
+            what = "match" if noted == 1 else "matches"
+            print(f"watches: {noted} {what} waiting for the bot to send (paperbot serve)", file=sys.stderr)
+
+
+def _deliver_waiting_notices(settings: Settings) -> None:
+    """Watch DMs recorded by a ``paperbot load`` run without Slack settings go out when the bot starts."""
+    from bot.db import thread_db
+    from bot.slack.client import make_web_client
+    from bot.slack.watching import deliver_notices
+
+    try:
+        deliver_notices(thread_db(settings.db_path), make_web_client(settings, retries=False))
+    except Exception:
+        logging.getLogger("bot.watches").exception("sending waiting watch notices failed")
+
+
+def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.digest.versions import history
+
+    versions = history(connect(settings.db_path), args.month)
+    if not versions:
+        what = f"for {args.month}" if args.month else "yet"
+        raise CommandError(f"no digest versions stored {what} — `paperbot load FILE_OR_URL`")
+    for version in versions:
+        print(version.describe())
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    """Parse the stored bytes again (no network) and load them as a new version of the month."""
+    from bot.digest.store import restore_version
+
+    db = connect(settings.db_path)
+    try:
+        result = restore_version(db, args.month, args.version, dry_run=args.dry_run)
+    except DigestError as error:
+        raise CommandError(str(error)) from None
+    print(result.describe())
+    if not args.dry_run:
+        _after_load(db, settings, [result.month], list(result.added_ids), enrich=False)
     return 0
 
 

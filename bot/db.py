@@ -330,6 +330,87 @@ def m020_search_terms_version(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE search_state ADD COLUMN terms_version INTEGER NOT NULL DEFAULT 0")
 
 
+@MIGRATIONS()
+def m030_digest_versions_and_watches(db: sqlite_utils.Database) -> None:
+    """Every loaded version of a digest (its raw source, so that a restore needs no network), loads staged
+    in Slack awaiting *Replace*, digest files taken from Slack DMs (exactly once), and watches."""
+    db.executescript(
+        """
+        CREATE TABLE digest_versions (
+            month TEXT NOT NULL,
+            version INTEGER NOT NULL,            -- 1, 2, ... per month
+            content_hash TEXT NOT NULL,          -- as digests.content_hash
+            kind TEXT NOT NULL,                  -- text | html
+            source TEXT NOT NULL,                -- the path, URL or Slack file name given
+            url TEXT,                            -- the page URL the bytes came from (relative links)
+            charset TEXT,                        -- the charset the HTTP header declared
+            raw BLOB NOT NULL,                   -- the source's bytes, zlib-compressed
+            size INTEGER NOT NULL,               -- uncompressed bytes
+            papers INTEGER NOT NULL,
+            loaded_by TEXT NOT NULL,             -- 'cli alice', 'slack U123'
+            loaded_at TEXT NOT NULL,
+            action TEXT NOT NULL,                -- load | replace | restore
+            restored_from INTEGER,               -- the version a restore brought back
+            PRIMARY KEY (month, version)
+        );
+        -- A Slack load refused because it would remove papers, kept until the admin picks Replace or Cancel.
+        CREATE TABLE staged_loads (
+            id INTEGER PRIMARY KEY,
+            month TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            source TEXT NOT NULL,
+            url TEXT,
+            charset TEXT,
+            raw BLOB NOT NULL,
+            user_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'waiting'  -- waiting | replaced | cancelled
+        );
+        -- Digest files sent to the bot in a DM: one row per (file, message), whatever Slack retries.
+        CREATE TABLE slack_file_loads (
+            file_id TEXT NOT NULL,
+            message_ts TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL,                -- working | done
+            result TEXT,                         -- what the user was told
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (file_id, message_ts)
+        );
+        CREATE TABLE watches (
+            id INTEGER PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            words TEXT NOT NULL,                 -- as typed (whitespace collapsed)
+            words_key TEXT NOT NULL,             -- case-folded, for duplicates and unwatch
+            created_at TEXT NOT NULL,
+            UNIQUE (user_id, words_key)
+        );
+        -- Each (user, paper) is told at most once, whatever is reloaded or restored.
+        CREATE TABLE watch_notices (
+            user_id TEXT NOT NULL,
+            paper_id INTEGER NOT NULL,
+            month TEXT NOT NULL,
+            words TEXT NOT NULL,                 -- the watch that matched
+            status TEXT NOT NULL,                -- pending | sending | sent | failed
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            error TEXT,
+            PRIMARY KEY (user_id, paper_id)
+        );
+        CREATE INDEX watch_notices_status ON watch_notices(status, user_id);
+        """
+    )
+
+
+@MIGRATIONS()
+def m030_backfill_digest_versions(db: sqlite_utils.Database) -> None:
+    """Digests loaded before versions were kept get their version 1, written out from the database, so
+    that a later reload can always be undone."""
+    from bot.digest.render import backfill
+
+    backfill(db)
+
+
 _local = threading.local()
 
 

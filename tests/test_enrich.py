@@ -337,7 +337,7 @@ def test_bad_arxiv_settings_are_one_line(
 def test_load_enriches_what_it_loaded(api: FakeArxivAPI, db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, "load", str(SHIPPED_DIGEST))
     assert code == 0
-    assert out.strip() == f"{SHIPPED_DIGEST}: 2023-01: 10 papers: 10 added, 0 updated, 0 unchanged"
+    assert out.strip() == f"{SHIPPED_DIGEST}: 2023-01: 10 papers: 10 added, 0 updated, 0 unchanged (version 1)"
     assert f"enrich: {SUMMARY_ALL}" in err and len(api.requests) == 3
     assert all(row["enrich_status"] == "enriched" for row in papers(db_path))
     # Reloading: nothing pending, no request.

@@ -17,7 +17,7 @@ from tests.helpers import bot_process_env, run_cli, run_cli_system_exit, snapsho
 def test_load_shipped_digest_then_reload_changes_nothing(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, "load", str(SHIPPED_DIGEST))
     assert code == 0, err
-    assert out.strip() == f"{SHIPPED_DIGEST}: 2023-01: 10 papers: 10 added, 0 updated, 0 unchanged"
+    assert out.strip() == f"{SHIPPED_DIGEST}: 2023-01: 10 papers: 10 added, 0 updated, 0 unchanged (version 1)"
     before = snapshot(db_path)
     code, out, _ = run_cli(capsys, "load", str(SHIPPED_DIGEST))
     assert code == 0
@@ -71,10 +71,14 @@ def test_removed_item_is_reported_and_its_paper_dropped(
     start = text.index("10、PADL")
     end = text.index("最后本文的一些其他引用")
     copy.write_text(text[:start] + text[end:], encoding="utf-8")
-    code, out, _ = run_cli(capsys, "load", str(copy))
+    code, out, _ = run_cli(capsys, "load", "--replace", str(copy))
     assert code == 0 and "9 papers: 0 added, 0 updated, 9 unchanged, 1 removed" in out
+    assert "  - PADL: Language-Directed Physics-Based Character Control" in out
     db = connect(db_path)
-    assert db.execute("SELECT count(*) FROM papers WHERE arxiv_id = '2301.13868'").fetchone()[0] == 0
+    # Dropped from the digest, the paper keeps its row (and arXiv metadata) for a restore.
+    assert db.execute("SELECT count(*) FROM entries e JOIN papers p ON p.id = e.paper_id"
+                      " WHERE p.arxiv_id = '2301.13868'").fetchone()[0] == 0  # fmt: skip
+    assert db.execute("SELECT count(*) FROM papers WHERE arxiv_id = '2301.13868'").fetchone()[0] == 1
 
 
 def test_paper_in_two_digests_is_one_paper_with_two_entries(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -92,7 +96,7 @@ def test_paper_in_two_digests_is_one_paper_with_two_entries(db_path: Path, capsy
 
 
 def test_month_option_overrides_the_file_name(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, "load", "--month", "2024-06", str(SHIPPED_DIGEST))
+    code, out, _ = run_cli(capsys, "load", "--replace", "--month", "2024-06", str(SHIPPED_DIGEST))
     assert code == 0 and ": 2024-06: 10 papers" in out
     code, _, err = run_cli_system_exit(capsys, "load", "--month", "2024-13", str(SHIPPED_DIGEST))
     assert code == 2 and "month must look like 2023-01" in err
@@ -145,7 +149,7 @@ def test_good_files_load_beside_bad_ones(db_path: Path, tmp_path: Path, capsys: 
     code, out, err = run_cli(capsys, "load", str(bad), str(SHIPPED_DIGEST), str(DATA / "digest-2023-02.md"))
     assert code == 1
     assert "2023-01: 10 papers: 10 added" in out and "2023-02: 3 papers: 3 added" in out
-    assert "1 of 3 files could not be loaded" in err
+    assert "1 of 3 sources could not be loaded" in err
 
 
 def test_gbk_file_loads_like_utf8(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

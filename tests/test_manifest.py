@@ -99,6 +99,9 @@ def test_every_declared_shortcut_view_and_event_is_handled(
         values = {"paper": {"arxiv_id": {"type": "plain_text_input", "value": "nope"}}}
         assert dispatch(interactive_body(view_submission_payload(callback_id, values))) == 200
     for event in manifest["settings"]["event_subscriptions"]["bot_events"]:
-        assert dispatch(event_body({"type": event, "user": "U1", "tab": "home", "event_ts": "1.1"})) == 200
+        # message.im delivers "message" events; a DM'd file is the "file_share" subtype.
+        extra = {"subtype": "file_share", "channel_type": "im", "files": []} if event == "message.im" else {}
+        name = event.split(".")[0]
+        assert dispatch(event_body({"type": name, "user": "U1", "tab": "home", "event_ts": "1.1", **extra})) == 200
     fake.wait_for_calls("views.publish", 1)
     assert dispatch(interactive_body(shortcut_payload("not_ours"))) == 404

@@ -131,8 +131,12 @@ def test_roundup_cli_refuses_a_month_without_digest_naming_those_with_one(
     assert snapshot(db_path) == before
 
 
-def test_load_month_takes_the_forms_with_a_year(capsys: pytest.CaptureFixture[str], db_path: Path) -> None:
-    code, out, _ = run_cli(capsys, "load", "--no-enrich", "--month", "2024年6月", str(SHIPPED_DIGEST))
+def test_load_month_takes_the_forms_with_a_year(
+    capsys: pytest.CaptureFixture[str], db_path: Path, tmp_path: Path
+) -> None:
+    unnamed = tmp_path / "digest.txt"  # no YYYY-MM in the name for --month to contradict
+    unnamed.write_bytes(SHIPPED_DIGEST.read_bytes())
+    code, out, _ = run_cli(capsys, "load", "--no-enrich", "--month", "2024年6月", str(unnamed))
     assert code == 0 and "2024-06" in out
     code, _, err = run_cli_system_exit(capsys, "load", "--no-enrich", "--month", "6月", str(SHIPPED_DIGEST))
     assert code == 2 and "no digest is from month 6" in err

@@ -31,6 +31,7 @@ MAX_DIGEST_BYTES = 5 * 1024 * 1024
 """A digest is an article of ~15 KB; anything over 5 MiB is refused unread."""
 
 _MONTH = re.compile(r"(?<!\d)(?P<year>(?:19|20)\d{2})-(?P<month>0[1-9]|1[0-2])(?!\d)")
+_URL_MONTH = re.compile(r"(?<!\d)(?P<year>(?:19|20)\d{2})-(?P<month>0[1-9]|1[0-2])(?![\d]|-\d)")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _URL = re.compile(r"<?(?:https?://|www\.)[^\s<>()\[\]]+>?|(?<![\w/])arxiv\.org/[^\s<>()\[\]]+", re.IGNORECASE)
 _MD_LINK = re.compile(r"\[(?P<text>[^\]]*)\]\((?P<url>[^)\s]+)\)")
@@ -58,7 +59,7 @@ _CREDIT = re.compile(
     re.IGNORECASE,
 )
 _CURATED_BY = re.compile(
-    r"(?:curated|compiled|edited)\s+by\s+(?P<name>[^,.;*_]+)|(?:作者|编辑|整理)\s*[:：]\s*(?P<zh>[^,，。;*_]+)",
+    r"(?:curated|compiled|edited)\s+by\s+(?P<name>[^,.;*_()（）]+)|(?:作者|编辑|整理)\s*[:：]\s*(?P<zh>[^,，。;*_()（）]+)",
     re.IGNORECASE,
 )
 _NAME_WORD = re.compile(r"^(?:[A-Z\u00C0-\u00DE][\w\u00C0-\u024F'’\-]*\.?|[A-Z]\.(?:-?[A-Z]\.)*|[a-z]{1,3}|d'\w+)$")
@@ -178,7 +179,9 @@ def content_hash(data: bytes) -> str:
 
 
 def month_from_name(name: str) -> str | None:
-    match = _MONTH.search(Path(name).name)
+    """The ``YYYY-MM`` in a file name, or anywhere in a URL's path (but not a publication date
+    ``YYYY-MM-DD``: a January digest is published in February)."""
+    match = _URL_MONTH.search(name) if re.match(r"https?://", name, re.IGNORECASE) else _MONTH.search(Path(name).name)
     return f"{match['year']}-{match['month']}" if match else None
 
 
@@ -193,16 +196,55 @@ def validate_month(value: str) -> str:
 # --- reading files -------------------------------------------------------------------------------------
 
 
-def decode_digest(data: bytes, source: str) -> tuple[str, str]:
-    """Decode a digest's bytes: UTF-8 (with or without BOM), else GB18030 (which covers GBK and GB2312).
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF", "this is a PDF file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "this is a Word file"),
+    (b"{\\rtf", "this is an RTF (Word) file"),
+    (b"\x89PNG", "binary file (a PNG image)"),
+    (b"\xff\xd8\xff", "binary file (a JPEG image)"),
+    (b"GIF8", "binary file (a GIF image)"),
+)
+SAVE_AS_TEXT = "save the article as UTF-8 text, Markdown or HTML"
 
-    Returns the text and the encoding used. Binary data and undecodable text raise :class:`DigestError`.
+
+def binary_kind(data: bytes) -> str | None:
+    """What a known binary format is ("this is a PDF file"), or ``None`` for anything else."""
+    for magic, kind in _SIGNATURES:
+        if data.startswith(magic):
+            return kind
+    if data.startswith(b"PK\x03\x04"):
+        # .docx, .odt and friends are zip files: name the word-processor ones.
+        head = data[:4096]
+        if b"word/" in head or b"opendocument.text" in head:
+            return "this is a Word file"
+        return "binary file (a zip archive)"
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "binary file (a WebP image)"
+    return None
+
+
+def decode_digest(data: bytes, source: str) -> tuple[str, str]:
+    """Decode a digest's bytes: UTF-8 (with or without BOM), UTF-16 with a BOM (Windows Notepad's
+    "Unicode"), else GB18030 (which covers GBK and GB2312).
+
+    Returns the text and the encoding used. Binary data and undecodable text raise :class:`DigestError`;
+    a known binary format (PDF, Word, images) is named, without a line number.
     """
     if not data.strip():
         raise DigestError(source, "file is empty")
-    if b"\0" in data[:8192] or b"\0" in data:
-        line = data[: data.index(b"\0")].count(b"\n") + 1
-        raise DigestError(source, "binary file (contains NUL bytes), not a text digest", line)
+    kind = binary_kind(data)
+    if kind is not None:
+        raise DigestError(source, f"{kind}; {SAVE_AS_TEXT}")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise DigestError(source, "starts like UTF-16 text but is not valid UTF-16") from None
+        if not text.strip("\ufeff \r\n\t"):
+            raise DigestError(source, "file is empty")
+        return text.lstrip("\ufeff"), "utf-16"
+    if b"\0" in data:
+        raise DigestError(source, f"binary file (contains NUL bytes), not a text digest; {SAVE_AS_TEXT}")
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as utf8_error:

@@ -1,15 +1,18 @@
-"""The digest store: loading parsed digests into SQLite, one transaction per file.
+"""The digest store: loading parsed digests into SQLite, one transaction per source, each load a version.
 
 Papers are keyed by arXiv id, or by normalised title when the digest gives no id. Loading the same file
 again changes nothing; an edited file updates what changed; a paper in two digests is one paper with
-two entries. The hot path is plain SQL with ``executemany``: sqlite-utils' per-row introspection costs
-more than the writes themselves (see ``bench/bench_load.py``).
+two entries. A reload that would remove papers is refused unless it replaces; a removed paper keeps its
+row (arXiv metadata, suggestions, votes), so that restoring a version (bot.digest.versions keeps every
+one, with its bytes) brings it back whole. The hot path is plain SQL with ``executemany``: sqlite-utils'
+per-row introspection costs more than the writes themselves (see ``bench/bench_load.py``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,23 +20,45 @@ from typing import Any
 import sqlite_utils
 
 from bot.db import write_transaction
+from bot.digest.intake import check_month, parse_source, source_from_path
 from bot.digest.parse import (
     Digest,
     DigestError,
     Paper,
     content_hash,
-    decode_digest,
     month_from_name,
-    parse_digest,
-    read_digest_bytes,
     validate_month,
 )
+from bot.digest.versions import Provenance, Source, record_version
 from bot.search.index import search_terms
+
+MAX_TITLES_LISTED = 10
+"""Titles named in a report or a refusal before "and N more"."""
+
+
+class RemovalRefused(DigestError):
+    """A reload that would remove papers from a month, refused (no ``--replace``)."""
+
+    def __init__(self, source: str, month: str, removed: tuple[str, ...]) -> None:
+        self.month = month
+        self.removed = removed
+        super().__init__(
+            source,
+            f"would remove {len(removed)} paper{'s' if len(removed) != 1 else ''} from {month}"
+            f" ({name_titles(removed)}); nothing loaded — give --replace to load it anyway",
+        )
+
+
+def name_titles(titles: tuple[str, ...] | list[str], limit: int = MAX_TITLES_LISTED, width: int = 70) -> str:
+    """``A; B; C and 4 more``, each title cut to ``width`` characters."""
+    shown = [title if len(title) <= width else title[: width - 1] + "…" for title in titles[:limit]]
+    more = len(titles) - len(shown)
+    return "; ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What one digest file did to the store."""
+    """What one digest source did to the store."""
 
     source: str
     month: str
@@ -43,19 +68,65 @@ class LoadResult:
     removed: int = 0
     same_file: bool = False
     encoding: str = "utf-8"
+    added_titles: tuple[str, ...] = ()
+    removed_titles: tuple[str, ...] = ()
+    added_ids: tuple[int, ...] = field(default=(), repr=False)
+    version: int | None = None
+    dry_run: bool = False
+    first_titles: tuple[str, ...] = ()
+    needs_replace: bool = False
 
     @property
     def papers(self) -> int:
         return self.added + self.updated + self.unchanged
 
-    def describe(self) -> str:
+    def counts(self) -> str:
         counts = f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged"
         if self.removed:
             counts += f", {self.removed} removed"
+        return counts
+
+    def summary(self) -> str:
+        """The first line: source, month, counts, and what kind of load it was."""
         note = " (file unchanged since last load)" if self.same_file else ""
         if self.encoding != "utf-8":
             note += f" (decoded as {self.encoding.upper()})"
-        return f"{self.source}: {self.month}: {self.papers} papers: {counts}{note}"
+        if self.dry_run:
+            note += (
+                " (dry run: nothing written; loading it needs --replace)"
+                if self.needs_replace
+                else (" (dry run: nothing written)")
+            )
+        elif self.version is not None:
+            note += f" (version {self.version})"
+        return f"{self.source}: {self.month}: {self.papers} papers: {self.counts()}{note}"
+
+    def describe(self) -> str:
+        """The summary, then the titles added (+) and removed (-)."""
+        lines = [self.summary()]
+        lines += [f"  + {title}" for title in self.added_titles[:MAX_TITLES_LISTED]]
+        if len(self.added_titles) > MAX_TITLES_LISTED:
+            lines.append(f"  + … and {len(self.added_titles) - MAX_TITLES_LISTED} more")
+        lines += [f"  - {title}" for title in self.removed_titles]
+        return "\n".join(lines)
+
+
+class _DryRun(Exception):
+    """Raised inside the write transaction to roll a dry run back."""
+
+    def __init__(self, result: LoadResult) -> None:
+        self.result = result
+
+
+def default_loader() -> str:
+    """``cli NAME``: the account running the command (from the password database, not the environment,
+    which only bot.config reads)."""
+    try:
+        import pwd
+
+        return f"cli {pwd.getpwuid(os.getuid()).pw_name}"
+    except (ImportError, KeyError, OSError):
+        return "cli"
 
 
 _ENTRY_FIELDS = (
@@ -96,27 +167,49 @@ def _entry_values(paper: Paper) -> tuple[Any, ...]:
     )
 
 
-def load_file(db: sqlite_utils.Database, path: Path, month: str | None = None) -> LoadResult:
-    """Read, parse and store one digest file in one transaction.
+def load_file(db: sqlite_utils.Database, path: Path, month: str | None = None, **options: Any) -> LoadResult:
+    """Read, parse and store one digest file in one transaction (see :func:`load_source`)."""
+    return load_source(db, source_from_path(path), month=month, **options)
 
-    Raises :class:`DigestError` (file, line, reason) and leaves the database as it was for this file.
+
+def load_source(
+    db: sqlite_utils.Database,
+    source: Source,
+    month: str | None = None,
+    *,
+    replace: bool = False,
+    dry_run: bool = False,
+    who: Provenance | None = None,
+) -> LoadResult:
+    """Parse and store one source in one transaction, recording it as a new version of its month.
+
+    Raises :class:`DigestError` (source, line, reason) and leaves the database as it was: a source that
+    cannot be parsed, a ``month`` contradicting the name's, or (without ``replace``) a reload that would
+    remove papers (:class:`RemovalRefused`).
     """
-    source = str(path)
     if month is not None:
         try:
             month = validate_month(month)
         except ValueError as error:
-            raise DigestError(source, str(error)) from None
-    data = read_digest_bytes(path)
-    digest_hash = content_hash(data)
-    known_month = month or month_from_name(source)
+            raise DigestError(source.name, str(error)) from None
+    if not replace:
+        check_month(source.name, month)
+    digest_hash = content_hash(source.data)
+    known_month = month or month_from_name(source.name)
     if known_month is not None:
-        unchanged = _unchanged(db, known_month, digest_hash, source)
+        unchanged = _unchanged(db, known_month, digest_hash, source.name)
         if unchanged is not None:
-            return unchanged
-    text, encoding = decode_digest(data, source)
-    digest = parse_digest(text, source=source, month=month, data_hash=digest_hash, encoding=encoding)
-    return store_digest(db, digest)
+            return replace_result(unchanged, dry_run=dry_run)
+    digest = parse_source(source, month)
+    # A dry run shows everything the load would change, removals included, and says what it would need.
+    result = store_digest(db, digest, replace=replace or dry_run, dry_run=dry_run, source=source, who=who)
+    if dry_run and result.removed and not replace:
+        result = replace_result(result, needs_replace=True)
+    return result
+
+
+def replace_result(result: LoadResult, **changes: Any) -> LoadResult:
+    return replace(result, **changes)
 
 
 def _unchanged(db: sqlite_utils.Database, month: str, digest_hash: str, source: str) -> LoadResult | None:
@@ -130,12 +223,41 @@ def _unchanged(db: sqlite_utils.Database, month: str, digest_hash: str, source: 
     return LoadResult(source, month, unchanged=row[1], same_file=True, encoding=row[0])
 
 
-def store_digest(db: sqlite_utils.Database, digest: Digest) -> LoadResult:
-    """Upsert a parsed digest and its papers in one ``BEGIN IMMEDIATE`` transaction."""
+def store_digest(
+    db: sqlite_utils.Database,
+    digest: Digest,
+    *,
+    replace: bool = True,
+    dry_run: bool = False,
+    source: Source | None = None,
+    who: Provenance | None = None,
+) -> LoadResult:
+    """Upsert a parsed digest and its papers in one ``BEGIN IMMEDIATE`` transaction.
+
+    Without ``replace``, a digest that would remove papers from its month is refused
+    (:class:`RemovalRefused`). A removed paper keeps its row (arXiv metadata and enrichment state), its
+    suggestions, votes and roundup records: a restore brings it back as it was. ``dry_run`` computes the
+    same result and rolls everything back. With ``source``, the load is recorded as a new version.
+    """
+    try:
+        return _store(db, digest, replace=replace, dry_run=dry_run, source=source, who=who)
+    except _DryRun as rolled_back:
+        return rolled_back.result
+
+
+def _store(
+    db: sqlite_utils.Database,
+    digest: Digest,
+    *,
+    replace: bool,
+    dry_run: bool,
+    source: Source | None,
+    who: Provenance | None,
+) -> LoadResult:
     with write_transaction(db):
         same = _unchanged(db, digest.month, digest.content_hash, digest.source)
         if same is not None:
-            return same
+            return replace_result(same, dry_run=dry_run)
         conn = db.conn
         now = _now()
         existing = {
@@ -145,6 +267,7 @@ def store_digest(db: sqlite_utils.Database, digest: Digest) -> LoadResult:
                 [digest.month],
             )
         }
+        had_digest = conn.execute("SELECT 1 FROM digests WHERE month = ?", [digest.month]).fetchone() is not None
         conn.execute(
             "INSERT INTO digests (month, title, intro, source_url, curator, source_file, content_hash, encoding,"
             " loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (month) DO UPDATE SET"
@@ -170,14 +293,26 @@ def store_digest(db: sqlite_utils.Database, digest: Digest) -> LoadResult:
                 if paper_id in seen:
                     raise DigestError(digest.source, f"paper {paper.title!r} appears twice in this digest", paper.line)
                 seen.add(paper_id)
+        new_ids = set(paper_ids)
+        removed_ids = [paper_id for paper_id in existing if paper_id not in new_ids]
+        # Titles as the month printed them (position order), for the refusal and the report.
+        removed_titles = tuple(
+            str(existing[paper_id][1]) for paper_id in sorted(removed_ids, key=lambda i: int(existing[i][0]))
+        )
+        if removed_ids and not replace:
+            raise RemovalRefused(digest.source, digest.month, removed_titles)
         added = updated = unchanged = 0
         changed_ids: list[int] = []
+        added_ids: list[int] = []
+        added_titles: list[str] = []
         rows: list[tuple[Any, ...]] = []
         for paper, paper_id in zip(digest.papers, paper_ids, strict=True):
             values = (paper.position, *_entry_values(paper))
             before = existing.get(paper_id)
             if before is None:
                 added += 1
+                added_ids.append(paper_id)
+                added_titles.append(paper.title)
             elif tuple(before) == values:
                 unchanged += 1
                 continue
@@ -185,7 +320,6 @@ def store_digest(db: sqlite_utils.Database, digest: Digest) -> LoadResult:
                 updated += 1
                 changed_ids.append(paper_id)
             rows.append((digest.month, paper_id, *values, *search_values(paper)))
-        removed_ids = [paper_id for paper_id in existing if paper_id not in set(paper_ids)]
         stale = changed_ids + removed_ids
         if stale:
             conn.executemany(
@@ -196,11 +330,6 @@ def store_digest(db: sqlite_utils.Database, digest: Digest) -> LoadResult:
             f" VALUES ({', '.join('?' * (5 + len(_ENTRY_FIELDS)))})",
             rows,
         )
-        if removed_ids:
-            conn.executemany(
-                "DELETE FROM papers WHERE id = ? AND NOT EXISTS (SELECT 1 FROM entries WHERE paper_id = papers.id)",
-                [(paper_id,) for paper_id in removed_ids],
-            )
         conn.execute("DELETE FROM digest_references WHERE month = ?", [digest.month])
         conn.executemany(
             "INSERT INTO digest_references (month, number, title, authors, year, raw) VALUES (?, ?, ?, ?, ?, ?)",
@@ -216,9 +345,33 @@ def store_digest(db: sqlite_utils.Database, digest: Digest) -> LoadResult:
                 for ref in {ref.number: ref for ref in digest.references}.values()
             ],
         )
-    return LoadResult(
-        digest.source, digest.month, added, updated, unchanged, len(removed_ids), encoding=digest.encoding
-    )
+        version = None
+        if source is not None:
+            action = who.action if who else "load"
+            if action == "load" and removed_ids:
+                action = "replace"
+            provenance = Provenance(
+                who.loaded_by if who else default_loader(), action, who.restored_from if who else None
+            )
+            version = record_version(conn, digest.month, digest.content_hash, source, len(digest.papers), provenance)
+        result = LoadResult(
+            digest.source,
+            digest.month,
+            added,
+            updated,
+            unchanged,
+            len(removed_ids),
+            encoding=digest.encoding,
+            added_titles=tuple(added_titles) if had_digest else (),
+            removed_titles=removed_titles,
+            added_ids=tuple(added_ids),
+            version=version,
+            dry_run=dry_run,
+            first_titles=tuple(paper.title for paper in digest.papers[:5]),
+        )
+        if dry_run:
+            raise _DryRun(result)
+    return result
 
 
 def _paper_id(conn: Any, paper: Paper, now: str) -> int:
@@ -257,3 +410,22 @@ def _by_title(conn: Any, title_key: str) -> list[tuple[int, str | None]]:
             "SELECT id, arxiv_id FROM papers INDEXED BY papers_title_key WHERE title_key = ?", [title_key]
         )
     ]
+
+
+def restore_version(
+    db: sqlite_utils.Database, month: str, version: int, *, dry_run: bool = False, loaded_by: str | None = None
+) -> LoadResult:
+    """Make ``version`` of ``month`` current again, from its stored bytes (no network), recorded as a new
+    version. Papers it brings back find their rows, arXiv metadata, suggestions and votes where they were."""
+    from bot.digest.versions import get_source
+
+    source = get_source(db, month, version)
+    if source is None:
+        known = [v for (v,) in db.execute("SELECT version FROM digest_versions WHERE month = ?", [month])]
+        have = f"its versions are {', '.join(map(str, known))}" if known else "it has no stored versions"
+        raise DigestError(f"{month} v{version}", f"no such version ({have}; see paperbot history {month})")
+    who = Provenance(loaded_by or default_loader(), "restore", version)
+    result = load_source(db, source, month=month, replace=True, dry_run=dry_run, who=who)
+    if result.same_file:
+        raise DigestError(f"{month} v{version}", "is already the current version; nothing changed")
+    return result

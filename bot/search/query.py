@@ -26,6 +26,7 @@ only the newest :data:`CAPPED_CANDIDATES` of them: BM25 over every match would c
 from __future__ import annotations
 
 import bisect
+import json
 import re
 import threading
 from collections import OrderedDict
@@ -468,3 +469,28 @@ def _decide(
     ):
         return SearchResult(query=original, kind="winner", papers=papers[:1], corrected=corrected)
     return SearchResult(query=original, kind="choices", papers=papers, corrected=corrected, partial=partial)
+
+
+def clear_matches(db: sqlite_utils.Database, query: str, paper_ids: list[int]) -> list[int]:
+    """The papers among ``paper_ids`` that ``query`` clearly matches, as ``/paper`` reads it: an arXiv id
+    names that paper; otherwise every word must match (prefixes, Chinese phrases, abbreviations). No
+    spelling correction and no any-word fallback: a watch must not guess."""
+    text = " ".join(query.split())
+    if not text or not paper_ids:
+        return []
+    ref = parse_arxiv_ref(text) or _single_ref(text)
+    if ref is not None:
+        rows = db.execute(
+            "SELECT id FROM papers WHERE arxiv_id = ? AND id IN (SELECT value FROM json_each(?))",
+            [ref.id, json.dumps(paper_ids)],
+        ).fetchall()
+        return [int(row[0]) for row in rows]
+    terms = words(text[:MAX_QUERY_CHARS])[:MAX_QUERY_WORDS]
+    if not terms:
+        return []
+    rows = db.execute(
+        "SELECT rowid FROM paper_search WHERE paper_search MATCH ? AND rowid IN (SELECT value FROM json_each(?))"
+        " ORDER BY rowid",
+        [_match_all(terms, _vocabulary(db)), json.dumps(paper_ids)],
+    ).fetchall()
+    return [int(row[0]) for row in rows]

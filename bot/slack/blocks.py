@@ -183,9 +183,9 @@ def paper_card(
         room = MAX_BLOCKS - len(blocks) - 3
         if len(chunks) > room:
             chunks = [*chunks[: room - 1], fit("\n".join(chunks[room - 1 :]))]
-        blocks += [section(chunk) for chunk in chunks]
+        blocks += [section(mrkdwn.from_markdown(chunk)) for chunk in chunks]
     else:
-        shown = fit(summary, CARD_SUMMARY_LIMIT)
+        shown = mrkdwn.from_markdown(fit(summary, CARD_SUMMARY_LIMIT))
         cut = len(mrkdwn.escape(summary)) > CARD_SUMMARY_LIMIT
         blocks.append(section(shown))
     buttons: list[Block] = []
@@ -281,6 +281,8 @@ HELP_LINES = (
     (f"{COMMAND} suggest ARXIV_ID_OR_URL [why]", "suggest a paper for the next roundup (or vote for it)"),
     (f"{COMMAND} suggestions", "the suggestions for the next roundup, most votes first"),
     (f"{COMMAND} roundup [YYYY-MM]", "preview the monthly roundup (admins: roundup post [YYYY-MM] posts it now)"),
+    (f"{COMMAND} watch WORDS", "a direct message when a new digest has a matching paper (watches, unwatch N)"),
+    (f"{COMMAND} load URL [YYYY-MM]", "admins: load a digest from its web page (or send me the file in a DM)"),
     (f"{COMMAND} help", "this help"),
 )
 
@@ -327,7 +329,7 @@ def month_not_found(month: str, months: Sequence[str]) -> Message:
         available = ", ".join(f"`{m}`" for m in months[:24])
         body = f"There is no digest for {mrkdwn.escape(month)}. Digests: {available}."
     else:
-        body = "No digest has been loaded yet: run `paperbot load data/digests/*.txt`."
+        body = "no digest loaded yet — `paperbot load FILE_OR_URL`"
     return Message(text=f"No digest for {fit(month, 40)}.", blocks=(section(body),))
 
 

@@ -23,6 +23,11 @@ ACTION_VOTE = "suggestion_vote"
 ACTION_REMOVE = "suggestion_remove"
 """Admins remove a suggestion; value: suggestion id."""
 
+ACTION_LOAD_REPLACE = "digest_load_replace"
+"""Admins: load a staged digest that removes papers from its month; value: staged load id."""
+ACTION_LOAD_CANCEL = "digest_load_cancel"
+"""Admins: drop a staged digest load; value: staged load id."""
+
 SHORTCUT_MESSAGE = "suggest_from_message"
 """Message shortcut "Suggest for roundup": the arXiv links of a message, in the suggest modal."""
 SHORTCUT_GLOBAL = "suggest_paper"
@@ -30,11 +35,21 @@ SHORTCUT_GLOBAL = "suggest_paper"
 VIEW_SUGGEST = "suggest_submit"
 """The suggest modal's callback id."""
 
-ACTIONS = (ACTION_OPEN, ACTION_SHARE, ACTION_FULL_SUMMARY, ACTION_VOTE, ACTION_REMOVE, ACTION_LINK)
+ACTIONS = (
+    ACTION_OPEN,
+    ACTION_SHARE,
+    ACTION_FULL_SUMMARY,
+    ACTION_VOTE,
+    ACTION_REMOVE,
+    ACTION_LOAD_REPLACE,
+    ACTION_LOAD_CANCEL,
+    ACTION_LINK,
+)
 SHORTCUTS: tuple[str, ...] = (SHORTCUT_MESSAGE, SHORTCUT_GLOBAL)
 VIEWS: tuple[str, ...] = (VIEW_SUGGEST,)
-EVENTS: tuple[str, ...] = ("app_home_opened",)
+EVENTS: tuple[str, ...] = ("app_home_opened", "message.im")
 
-BOT_SCOPES = ("commands", "chat:write", "channels:history", "groups:history", "im:write")
+BOT_SCOPES = ("commands", "chat:write", "channels:history", "groups:history", "im:write", "files:read", "im:history")
 """chat:write posts; the history scopes let the roundup find its own messages after a crash; im:write
-sends suggesters a direct message after the modal."""
+sends suggesters a direct message after the modal; im:history (the message.im event) and files:read let
+admins send digest files to the bot in a DM."""

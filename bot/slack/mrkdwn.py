@@ -63,3 +63,25 @@ def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
     if space >= limit // 2:
         return cut[:space].rstrip() + ellipsis
     return cut + ellipsis
+
+
+_MD_BOLD = re.compile(
+    r"(?<![\w*])\*\*(?=\S)(?P<inner>[^*\n]*?\S)\*\*(?![\w*])|(?<![\w_])__(?=\S)(?P<under>[^_\n]*?\S)__(?![\w_])"
+)
+_MD_ITALIC_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])(?P<inner>[^*\n]*?[^\s*])\*(?![\w*])")
+_MD_LINK = re.compile(r"\[(?P<text>[^\]\n]+)\]\((?P<url>https?://[^\s)|<>]+)\)")
+
+
+def from_markdown(escaped: str) -> str:
+    """Markdown emphasis and links in already escaped text, as Slack mrkdwn: ``**bold**`` → ``*bold*``,
+    ``*italic*`` → ``_italic_`` (``_italic_`` is the same in both), ``[text](url)`` → ``<url|text>``."""
+    text = _MD_LINK.sub(lambda m: f"<{m['url']}|{m['text'].replace('|', '¦')}>", escaped)
+    bold: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        bold.append(match["inner"] if match["inner"] is not None else match["under"])
+        return f"\x00{len(bold) - 1}\x00"
+
+    text = _MD_BOLD.sub(keep, text)
+    text = _MD_ITALIC_STAR.sub(lambda m: f"_{m['inner']}_", text)
+    return re.sub("\x00(\\d+)\x00", lambda m: f"*{bold[int(m.group(1))]}*", text)

@@ -17,6 +17,8 @@ from bot.slack.blocks import Message
 from bot.suggestions.blocks import suggestion_list
 from bot.suggestions.model import open_suggestions
 
+NO_DIGEST = "no digest loaded yet — `paperbot load FILE_OR_URL`"
+
 
 def paper_reply(db: sqlite_utils.Database, text: str) -> Message:
     """The reply to ``/paper TEXT``."""
@@ -31,6 +33,8 @@ def paper_reply(db: sqlite_utils.Database, text: str) -> Message:
         return suggestion_list(open_suggestions(db))
     if word == "suggest":
         return blocks.notice("Suggesting is done in Slack: /paper suggest ARXIV_ID_OR_URL [why].")
+    if word in ("load", "watch", "watches", "unwatch"):
+        return blocks.notice(f"/paper {word} is done in Slack (paperbot load FILE_OR_URL loads from the shell).")
     if word == "roundup":
         post, month_text = parse_roundup_args(rest)
         if post:
@@ -90,6 +94,8 @@ def list_reply(db: sqlite_utils.Database, month_text: str) -> Message:
 
 def search_reply(db: sqlite_utils.Database, query: str) -> Message:
     """A card for one clear winner, a short list for several, a helpful nothing otherwise."""
+    if not catalog.months(db):
+        return blocks.notice(NO_DIGEST)
     result = search(db, query)
     prefix = f"*{mrkdwn.escape(result.id_prefix)}*" if result.id_prefix is not None else None
     if result.kind == "winner":

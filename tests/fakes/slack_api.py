@@ -199,6 +199,13 @@ class _SlackError(Exception):
 _Reply = tuple[int, JSONDict, dict[str, str]]
 
 
+SIGN_IN_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Sign in to Slack | Slack</title></head><body>"
+    b'<form action="/signin" method="post"><input name="email"><button>Sign in</button></form></body></html>'
+)
+"""What Slack answers (HTTP 200) to a file download without a token allowed to read the file."""
+
+
 class FakeSlack:
     """A fake Slack Web API server; see the module docstring for the behaviour.
 
@@ -250,6 +257,9 @@ class FakeSlack:
         self._home_views: dict[str, str] = {}
         self._last_ts = 0
         self._id_counter = 0
+        self._files: dict[str, tuple[str, bytes, str, bool]] = {}
+        self.file_downloads: list[tuple[str, str | None]] = []
+        """``(file id, Authorization header)`` of every download of a hosted file."""
         self._builtin: dict[str, MethodHandler] = {
             "api.test": self._api_test,
             "auth.test": self._auth_test,
@@ -516,6 +526,54 @@ class FakeSlack:
             return copy.deepcopy(msg)
 
     # ------------------------------------------------------------------ request handling (server side)
+
+    def add_file(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        mimetype: str = "text/plain",
+        filetype: str | None = None,
+        user: str = "U1",
+        readable: bool = True,
+    ) -> JSONDict:
+        """Host a file as Slack does and return its file object (as a ``file_share`` event carries it).
+
+        ``url_private_download`` answers the bytes to a request with a valid bot token in the
+        ``Authorization`` header, and, like Slack, HTTP 200 with the HTML sign-in page otherwise (always,
+        with ``readable=False``: a file the bot's token may not read).
+        """
+        file_id = self._next_id("F")
+        with self._lock:
+            self._files[file_id] = (name, data, mimetype, readable)
+        url = f"{self.base_url}files-pri/{TEAM_ID}-{file_id}/download/{name}"
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": filetype or (name.rsplit(".", 1)[-1] if "." in name else "text"),
+            "size": len(data),
+            "user": user,
+            "url_private": url.replace("/download/", "/"),
+            "url_private_download": url,
+        }
+
+    def _handle_file(self, path: str, headers: dict[str, str]) -> tuple[int, bytes, str]:
+        """A ``files-pri`` download: (status, body, content type)."""
+        parts = path.split("/")
+        file_id = parts[2].split("-", 1)[-1] if len(parts) > 2 else ""
+        auth = headers.get("authorization")
+        with self._lock:
+            self.file_downloads.append((file_id, auth))
+            hosted = self._files.get(file_id)
+        scheme, _, token = (auth or "").partition(" ")
+        allowed = scheme.lower() == "bearer" and (
+            token in self.tokens if self.tokens is not None else token.startswith(("xoxb-", "xoxp-"))
+        )
+        if hosted is None or not allowed or not hosted[3]:
+            return 200, SIGN_IN_PAGE, "text/html; charset=utf-8"
+        return 200, hosted[1], hosted[2]
 
     def _add_fault(self, method: str, fault: _Fault, times: int, after: int = 0) -> None:
         if times < 1 or after < 0:
@@ -1034,6 +1092,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
             reply: _Reply | None
+            if url.path.startswith("/files-pri/"):
+                status, data, content_type = fake._handle_file(url.path, headers)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             if url.path.startswith("/api/"):
                 method = url.path[len("/api/") :]
                 try:

@@ -13,6 +13,8 @@ from slack_bolt import App
 from bot.slack.ids import (
     ACTION_FULL_SUMMARY,
     ACTION_LINK,
+    ACTION_LOAD_CANCEL,
+    ACTION_LOAD_REPLACE,
     ACTION_OPEN,
     ACTION_REMOVE,
     ACTION_SHARE,
@@ -22,7 +24,7 @@ from bot.slack.ids import (
     SHORTCUT_MESSAGE,
     VIEW_SUGGEST,
 )
-from bot.slack.listeners import actions, commands, errors, suggesting
+from bot.slack.listeners import actions, commands, errors, files, suggesting
 
 
 def register_listeners(app: App) -> None:
@@ -45,3 +47,9 @@ def register_listeners(app: App) -> None:
     app.shortcut(SHORTCUT_GLOBAL)(ack=suggesting.ack_shortcut, lazy=[errors.in_background(suggesting.open_empty)])
     app.view(VIEW_SUGGEST)(ack=suggesting.submit_ack, lazy=[errors.in_background(suggesting.submit_work)])
     app.event("app_home_opened")(ack=suggesting.ack_event, lazy=[errors.in_background(suggesting.home_opened)])
+    # Digest files sent to the bot in a DM: only this subtype; plain messages belong to another listener.
+    app.event({"type": "message", "subtype": "file_share"})(
+        ack=files.ack_event, lazy=[errors.in_background(files.file_shared)]
+    )
+    app.action(ACTION_LOAD_REPLACE)(ack=files.ack_button, lazy=[errors.in_background(files.replace_clicked)])
+    app.action(ACTION_LOAD_CANCEL)(ack=files.ack_button, lazy=[errors.in_background(files.cancel_clicked)])

@@ -12,14 +12,17 @@ from slack_bolt import Ack, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
+from bot.digest.intake import source_from_url
+from bot.digest.parse import DigestError
 from bot.roundup.post import RoundupError, owner_name, post_roundup
-from bot.slack import blocks, mrkdwn
+from bot.slack import blocks, loading, mrkdwn
 from bot.slack.blocks import Message
 from bot.slack.client import WebApiChannel
 from bot.slack.listeners import suggesting
 from bot.slack.listeners.errors import ACCEPTED
 from bot.slack.replies import paper_reply, parse_roundup_args, resolve_month
 from bot.slack.services import Services
+from bot.slack.watching import watch_reply
 
 NOT_ADMIN = "Only paperbot admins can post the roundup (PAPERBOT_ADMINS). /paper roundup shows you a preview."
 
@@ -55,8 +58,8 @@ def _is_roundup_post(command: dict[str, Any]) -> bool:
 
 
 def has_work_after_ack(body: dict[str, Any]) -> bool:
-    """``suggest`` and ``roundup post`` continue after the ack (a Bolt listener matcher)."""
-    return _words(body)[0] == "suggest" or _is_roundup_post(body)
+    """``suggest``, ``load`` and ``roundup post`` continue after the ack (a Bolt listener matcher)."""
+    return _words(body)[0] in ("suggest", "load") or _is_roundup_post(body)
 
 
 def paper_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
@@ -65,6 +68,15 @@ def paper_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
     if head == "suggest":
         reply = suggesting.suggest_command(services, command, rest)
         context[ACCEPTED] = True
+        ack(response_type="ephemeral", **reply.payload())
+        return
+    if head == "load":
+        reply = loading_ack(services, command, rest)
+        context[ACCEPTED] = reply.text.startswith("Loading ")
+        ack(response_type="ephemeral", **reply.payload())
+        return
+    if head in ("watch", "watches", "unwatch"):
+        reply = watch_reply(services.db(), str(command.get("user_id")), head, rest)
         ack(response_type="ephemeral", **reply.payload())
         return
     if _is_roundup_post(command):
@@ -89,6 +101,9 @@ def paper_command_work(body: dict[str, Any], respond: Respond, context: BoltCont
     if head == "suggest":
         suggesting.suggest_command_work(services, body, rest, respond, client)
         return
+    if head == "load":
+        load_work(services, body, rest, respond)
+        return
     if not _is_roundup_post(body):
         return
     target = _roundup_post_target(services, body)
@@ -104,3 +119,29 @@ def paper_command_work(body: dict[str, Any], respond: Respond, context: BoltCont
     except RoundupError as error:
         text = str(error)
     respond(response_type="ephemeral", replace_original=False, **blocks.notice(text).payload())
+
+
+def loading_ack(services: Services, command: dict[str, Any], rest: str) -> Message:
+    """``/paper load URL [YYYY-MM]``: a non-admin is refused here, before anything is fetched."""
+    if str(command.get("user_id")) not in services.settings.admins:
+        return blocks.notice(loading.NOT_ADMIN)
+    parsed = loading.parse_load_args(rest)
+    if isinstance(parsed, str):
+        return blocks.notice(parsed)
+    url, month = parsed
+    return blocks.notice(f"Loading {url}{f' as {month}' if month else ''}… I will tell you here what changed.")
+
+
+def load_work(services: Services, body: dict[str, Any], rest: str, respond: Respond) -> None:
+    """The lazy half of ``/paper load``: fetch, parse, store, and tell the admin."""
+    parsed = loading.parse_load_args(rest)
+    if isinstance(parsed, str) or str(body.get("user_id")) not in services.settings.admins:
+        return
+    url, month = parsed
+    try:
+        source = source_from_url(url)
+    except DigestError as error:
+        reply = blocks.notice(str(error))
+    else:
+        reply = loading.load_for_admin(services, source, month, str(body.get("user_id")))
+    respond(response_type="ephemeral", replace_original=False, **reply.payload())

@@ -144,6 +144,10 @@ def publish_home(services: Services, client: WebClient, user_id: str) -> None:
         suggestions.user_suggestions(db, user_id),
         admin=user_id in services.settings.admins,
     )
+    from bot.slack.watching import home_blocks
+    from bot.watches.model import list_watches
+
+    view["blocks"] = [*view["blocks"], *home_blocks(list_watches(db, user_id))][:100]
     client.views_publish(user_id=user_id, view=view)
 
 

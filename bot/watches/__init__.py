@@ -1,0 +1,1 @@
+"""Watches: topic words a person wants to hear about when a newly loaded digest has matching papers."""
