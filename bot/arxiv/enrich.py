@@ -369,7 +369,8 @@ def _select(
         " LEFT JOIN entries e ON e.id = (SELECT e2.id FROM entries e2 WHERE e2.paper_id = p.id"
         "   ORDER BY e2.month DESC, e2.position LIMIT 1)"
         " LEFT JOIN arxiv_entries a ON a.arxiv_id = p.arxiv_id"
-        f" WHERE {where} ORDER BY p.id LIMIT ?",
+        # Papers someone asked for (an *English abstract* click) go first, oldest request first.
+        f" WHERE {where} ORDER BY p.enrich_requested_at IS NULL, p.enrich_requested_at, p.id LIMIT ?",
         params,
     ).fetchall()
     papers = []
@@ -682,6 +683,27 @@ def enrich_after_load(db: sqlite_utils.Database, settings: Settings, months: Seq
         say(report.summary())
     if report.error:
         say(f"arXiv failed ({report.error}); {report.pending} papers pending: run `paperbot enrich` later")
+
+
+def request_enrichment(db: sqlite_utils.Database, paper_id: int) -> tuple[str, str | None, bool]:
+    """Someone wants a paper's arXiv metadata that is not cached: put it first in line for the next
+    enrichment pass (pending again if arXiv did not find it or its title did not match, since a digest
+    reload or arXiv itself may have changed since). A paper whose id arXiv rejected stays as it is.
+    Returns the paper's status and detail before the request, and whether it is queued now. Asking
+    again changes nothing: the first request keeps its place."""
+    with write_transaction(db):
+        row = db.execute("SELECT enrich_status, enrich_detail FROM papers WHERE id = ?", [paper_id]).fetchone()
+        if row is None:
+            return "missing", None, False
+        status, detail = str(row[0]), row[1]
+        if status == "failed":
+            return status, detail, False
+        db.execute(
+            "UPDATE papers SET enrich_status = 'pending', enrich_requested_at = coalesce(enrich_requested_at, ?)"
+            " WHERE id = ?",
+            [_now(), paper_id],
+        )
+    return status, detail, True
 
 
 BACKGROUND_CHUNK = 500

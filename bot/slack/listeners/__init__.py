@@ -11,9 +11,13 @@ import re
 from slack_bolt import App
 
 from bot.slack.ids import (
+    ACTION_ABSTRACT,
+    ACTION_CITE,
     ACTION_FULL_SUMMARY,
     ACTION_LINK,
     ACTION_OPEN,
+    ACTION_OPEN_CITED,
+    ACTION_RELATED,
     ACTION_REMOVE,
     ACTION_SHARE,
     ACTION_VOTE,
@@ -22,7 +26,7 @@ from bot.slack.ids import (
     SHORTCUT_MESSAGE,
     VIEW_SUGGEST,
 )
-from bot.slack.listeners import actions, commands, errors, suggesting
+from bot.slack.listeners import actions, card_actions, commands, errors, suggesting
 
 
 def register_listeners(app: App) -> None:
@@ -45,3 +49,7 @@ def register_listeners(app: App) -> None:
     app.shortcut(SHORTCUT_GLOBAL)(ack=suggesting.ack_shortcut, lazy=[errors.in_background(suggesting.open_empty)])
     app.view(VIEW_SUGGEST)(ack=suggesting.submit_ack, lazy=[errors.in_background(suggesting.submit_work)])
     app.event("app_home_opened")(ack=suggesting.ack_event, lazy=[errors.in_background(suggesting.home_opened)])
+    app.action(ACTION_ABSTRACT)(ack=actions.ack_action, lazy=[errors.in_background(card_actions.english_abstract)])
+    app.action(ACTION_CITE)(ack=actions.ack_action, lazy=[errors.in_background(card_actions.cite)])
+    app.action(ACTION_RELATED)(ack=actions.ack_action, lazy=[errors.in_background(card_actions.related)])
+    app.action(ACTION_OPEN_CITED)(ack=actions.ack_action, lazy=[errors.in_background(card_actions.open_cited)])
