@@ -29,9 +29,15 @@ _SPECIAL = {
 _SPECIAL_RE = re.compile("|".join(re.escape(char) for char in _SPECIAL))
 
 
+_LIGATURE = re.compile(r"(?<=-)(?=-)|(?<=')(?=')|(?<=`)(?=`)|(?<=,)(?=,)|(?<=<)(?=<)|(?<=>)(?=>)|(?<=[?!])(?=`)")
+"""Character pairs LaTeX fonts join into another character (``--`` an en dash, ``''`` a closing quote)."""
+
+
 def escape(text: str) -> str:
-    """Plain text as LaTeX: specials escaped, whitespace (newlines included) collapsed."""
-    return _SPECIAL_RE.sub(lambda match: _SPECIAL[match.group(0)], " ".join(text.split()))
+    """Plain text as LaTeX: specials escaped, whitespace (newlines included) collapsed, and ligatures
+    broken with ``{}`` so that the text prints as written."""
+    escaped = _SPECIAL_RE.sub(lambda match: _SPECIAL[match.group(0)], " ".join(text.split()))
+    return _LIGATURE.sub("{}", escaped)
 
 
 def _protected_word(word: str) -> str:
