@@ -2,6 +2,7 @@
 
 Ranked by kind, in this order, each kind ranked within itself:
 
+0. papers this one's summary cites, or whose summaries cite this one (a reference with its title);
 1. papers whose summaries cite the same works (the same reference title, in any digest), most shared first;
 2. papers sharing authors (names as arXiv or the digest print them), most shared first, newest first;
 3. text similarity: BM25 over title and body (summary terms and arXiv abstract) for the paper's own
@@ -122,19 +123,52 @@ class Related:
 
 def _short(title: str) -> str:
     head = title.split(":")[0].strip()
-    return head if 2 <= len(head) <= 40 else (title[:57] + "…" if len(title) > 60 else title)
+    return head if 2 <= len(head) <= 40 else (title[:39].rstrip() + "…" if len(title) > 40 else title)
+
+
+def _by_direct_citation(db: sqlite_utils.Database, paper_id: int) -> dict[int, list[str]]:
+    """Archive papers this paper's summary cites, and papers whose summaries cite this one."""
+    found: dict[int, list[str]] = {}
+    cited = db.execute(
+        "SELECT DISTINCT r.title, r.number FROM entries e, json_each(e.citations) c"
+        " JOIN digest_references r ON r.month = e.month AND r.number = c.value WHERE e.paper_id = ?",
+        [paper_id],
+    ).fetchall()
+    for title, number in cited:
+        for (other,) in db.execute(
+            "SELECT id FROM papers WHERE title_key = ? AND id != ?", [normalise_title(str(title)), paper_id]
+        ):
+            found.setdefault(int(other), []).append(f"cited by this paper [{number}]")
+    titles = [
+        str(row[0])
+        for row in db.execute(
+            "SELECT title FROM entries WHERE paper_id = ? UNION SELECT a.title FROM papers p"
+            " JOIN arxiv_entries a ON a.arxiv_id = p.arxiv_id WHERE p.id = ?",
+            [paper_id, paper_id],
+        )
+    ]
+    if titles:
+        rows = db.execute(
+            "SELECT DISTINCT e.paper_id, r.number FROM digest_references r"
+            " JOIN entries e ON e.month = r.month JOIN json_each(e.citations) c ON c.value = r.number"
+            " WHERE lower(r.title) IN (SELECT lower(value) FROM json_each(?)) AND e.paper_id != ?",
+            [json.dumps([" ".join(title.split()) for title in titles]), paper_id],
+        ).fetchall()
+        for other, number in rows:
+            found.setdefault(int(other), []).append(f"cites this paper [{number}]")
+    return found
 
 
 def _by_citations(db: sqlite_utils.Database, paper_id: int) -> dict[int, list[str]]:
     rows = db.execute(
         """
         WITH mine AS (
-            SELECT DISTINCT lower(r.title) AS work, r.title AS title
+            SELECT DISTINCT lower(r.title) AS work, r.title AS title, r.number AS number
             FROM entries e, json_each(e.citations) c
             JOIN digest_references r ON r.month = e.month AND r.number = c.value
             WHERE e.paper_id = ?
         )
-        SELECT DISTINCT e2.paper_id, mine.title, r2.number
+        SELECT DISTINCT e2.paper_id, mine.title, mine.number
         FROM mine
         JOIN digest_references r2 ON lower(r2.title) = mine.work
         JOIN entries e2 ON e2.month = r2.month
@@ -229,9 +263,12 @@ def _by_text(db: sqlite_utils.Database, paper_id: int) -> dict[int, list[str]]:
 
 
 def related_papers(db: sqlite_utils.Database, paper_id: int, limit: int = LIMIT) -> list[Related]:
-    """Up to ``limit`` other papers related to ``paper_id``, best first, each with its reasons."""
-    kinds = [_by_citations(db, paper_id)]
-    order = sorted(kinds[0], key=lambda other: (-len(kinds[0][other]), -other))
+    """Up to ``limit`` other papers related to ``paper_id``, best first, each with its reasons (reference
+    numbers are the ones this paper's own summary uses)."""
+    direct = _by_direct_citation(db, paper_id)
+    kinds = [direct, _by_citations(db, paper_id)]
+    order = sorted(direct, key=lambda other: -other)
+    order += sorted((o for o in kinds[1] if o not in order), key=lambda o: (-len(kinds[1][o]), -o))
     if len(order) < limit:
         kinds.append(_by_authors(db, paper_id))
         order += sorted((o for o in kinds[-1] if o not in order), key=lambda o: (-len(kinds[-1][o]), -o))

@@ -219,7 +219,7 @@ MAX_ROW_BUTTONS = 5
 
 
 def overflow(action_id: str, options: Sequence[tuple[str, str | None, str | None]]) -> Block:
-    """An overflow menu; each option is (label, value, url), at most 5 (Slack's limit)."""
+    """An overflow menu; each option is (label, value, url), 2 to 5 of them (Slack's limits)."""
     built = []
     for index, (label, value, url) in enumerate(options[:5]):
         option: Block = {
@@ -269,7 +269,12 @@ def cites_block(cites: Sequence[CitedWork]) -> Block | None:
     lines = join_limited([cited_work_line(work) for work in cites[:MAX_CITES_SHOWN]], SECTION_LIMIT - 20)
     block = section("*Cites:* " + lines[0].replace("\n", " · "))
     in_archive = [work for work in cites if work.archive_paper_id is not None]
-    if in_archive:
+    if len(in_archive) == 1:  # an overflow menu needs two options at least
+        work = in_archive[0]
+        block["accessory"] = button(
+            f"Open [{work.number}] {work.short_title}", ACTION_OPEN_CITED, str(work.archive_paper_id)
+        )
+    elif in_archive:
         block["accessory"] = overflow(
             ACTION_OPEN_CITED,
             [(f"Open [{work.number}] {work.short_title}", str(work.archive_paper_id), None) for work in in_archive],
