@@ -307,7 +307,6 @@ def m008_search_version(db: sqlite_utils.Database) -> None:
     )
 
 
-
 @MIGRATIONS()
 def m050_reference_search(db: sqlite_utils.Database) -> None:
     """What the digests cite: a full-text index over the references blocks' titles (a query such as
@@ -332,6 +331,7 @@ def m050_reference_search(db: sqlite_utils.Database) -> None:
         ALTER TABLE papers ADD COLUMN enrich_requested_at TEXT;
         """
     )
+
 
 _local = threading.local()
 
