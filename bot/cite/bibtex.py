@@ -33,22 +33,35 @@ _LIGATURE = re.compile(r"(?<=-)(?=-)|(?<=')(?=')|(?<=`)(?=`)|(?<=,)(?=,)|(?<=<)(
 """Character pairs LaTeX fonts join into another character (``--`` an en dash, ``''`` a closing quote)."""
 
 
+_NEEDS_ESCAPE = re.compile(r"[\\{}%&$#_^~]|--|''|``|,,|<<|>>|[?!]`")
+_WORD_PARTS = re.compile(r"(\W*)(.*?)(\W*)")
+_INNER_CAPITAL = re.compile(r"[^\W\d_]\S*?[A-Z]")
+_MISREAD_NAME = re.compile(r"\band\b|,", re.IGNORECASE)
+
+
 def escape(text: str) -> str:
     """Plain text as LaTeX: specials escaped, whitespace (newlines included) collapsed, and ligatures
     broken with ``{}`` so that the text prints as written."""
-    escaped = _SPECIAL_RE.sub(lambda match: _SPECIAL[match.group(0)], " ".join(text.split()))
+    text = " ".join(text.split())
+    if _NEEDS_ESCAPE.search(text) is None:  # most names and titles: nothing to do (export speed)
+        return text
+    escaped = _SPECIAL_RE.sub(lambda match: _SPECIAL[match.group(0)], text)
     return _LIGATURE.sub("{}", escaped)
 
 
 def _protected_word(word: str) -> str:
-    lead, core, tail = re.fullmatch(r"(\W*)(.*?)(\W*)", word).groups()  # type: ignore[union-attr]
-    if re.search(r"[^\W\d_].*[A-Z]", core):
+    match = _WORD_PARTS.fullmatch(word)
+    assert match is not None  # the pattern matches any string
+    lead, core, tail = match.groups()
+    if _INNER_CAPITAL.search(core):
         return escape(lead) + "{" + escape(core) + "}" + escape(tail)
     return escape(word)
 
 
 def title_field(title: str) -> str:
     """The title escaped, with capitals past a word's first letter protected by braces."""
+    if _INNER_CAPITAL.search(title) is None:
+        return escape(title)
     return " ".join(_protected_word(word) for word in title.split())
 
 
@@ -57,7 +70,7 @@ def author_field(authors: Iterable[str], complete: bool = True) -> str:
     names = []
     for name in authors:
         escaped = escape(name)
-        if re.search(r"\band\b|,", name, re.IGNORECASE):
+        if _MISREAD_NAME.search(name):
             escaped = "{" + escaped + "}"
         if escaped:
             names.append(escaped)

@@ -106,10 +106,16 @@ def surname(name: str) -> str:
     return words[-1]
 
 
+_NOT_LETTER = re.compile(r"[^a-z]")
+_WORD = re.compile(r"[^\W_]+")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ID_YYMM = re.compile(r"(?:.*/)?(\d{2})(\d{2})")
+
+
 def key_base(first_author: str | None, year: int, title: str) -> str:
-    author = re.sub(r"[^a-z]", "", ascii_fold(surname(first_author or "")).lower()) or "anon"
+    author = _NOT_LETTER.sub("", ascii_fold(surname(first_author or "")).lower()) or "anon"
     word = ""
-    for candidate in re.findall(r"[^\W_]+", ascii_fold(title).lower()):
+    for candidate in _WORD.findall(ascii_fold(title).lower()):
         if candidate not in STOPWORDS:
             word = candidate
             break
@@ -149,11 +155,11 @@ def assign_keys(bases: Iterable[tuple[int, str]]) -> dict[int, str]:
 def _year_month_day(
     arxiv_id: str | None, published: str | None, digest_month: str
 ) -> tuple[int, int | None, int | None]:
-    if published and re.match(r"\d{4}-\d{2}-\d{2}", published):
+    if published and _DATE.match(published):
         return int(published[:4]), int(published[5:7]), int(published[8:10])
     ref = parse_arxiv_ref(arxiv_id) if arxiv_id else None
     if ref is not None:
-        match = re.match(r"(?:.*/)?(\d{2})(\d{2})", ref.id)
+        match = _ID_YYMM.match(ref.id)
         if match:
             yy, mm = int(match.group(1)), int(match.group(2))
             return (1900 + yy if yy >= 91 else 2000 + yy), mm, None
@@ -192,23 +198,24 @@ _keys_lock = threading.Lock()
 _key_tables: OrderedDict[str, tuple[int, dict[int, str]]] = OrderedDict()
 
 
-def _compute_keys(db: sqlite_utils.Database) -> dict[int, str]:
+def _compute_keys(rows: Iterable[Sequence[object]]) -> dict[int, str]:
     bases = []
-    for row in db.execute(_SELECT):
+    for row in rows:
         authors = json.loads(str(row[8])) if row[8] else json.loads(str(row[3]))
-        year, _, _ = _year_month_day(row[1], row[11], str(row[5]))
-        bases.append((int(row[0]), key_base(authors[0] if authors else None, year, str(row[7] or row[2]))))
+        year, _, _ = _year_month_day(str(row[1]) if row[1] else None, str(row[11]) if row[11] else None, str(row[5]))
+        bases.append((int(str(row[0])), key_base(authors[0] if authors else None, year, str(row[7] or row[2]))))
     return assign_keys(bases)
 
 
-def citation_keys(db: sqlite_utils.Database) -> dict[int, str]:
-    """Every archive paper's key; cached until the archive's titles, authors or ids change."""
+def citation_keys(db: sqlite_utils.Database, rows: Sequence[Sequence[object]] | None = None) -> dict[int, str]:
+    """Every archive paper's key; cached until the archive's titles, authors or ids change. ``rows``:
+    the whole archive as :data:`_SELECT` reads it, when the caller has it already."""
     token, version = db.execute("SELECT token, version FROM search_state").fetchone()
     with _keys_lock:
         cached = _key_tables.get(token)
         if cached is not None and cached[0] == version:
             return cached[1]
-    keys = _compute_keys(db)
+    keys = _compute_keys(rows if rows is not None else db.execute(_SELECT).fetchall())
     with _keys_lock:
         _key_tables[token] = (int(version), keys)
         _key_tables.move_to_end(token)
@@ -230,7 +237,7 @@ def citation_records(db: sqlite_utils.Database, *, month: str | None = None) -> 
             + " ORDER BY p.id",
             [month],
         ).fetchall()
-    keys = citation_keys(db)
+    keys = citation_keys(db, rows if month is None else None)
     return [_record(row, keys) for row in rows]
 
 

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from bot.digest.parse import normalise_title
+from bot.search.query import _vocabulary
 
 LIMIT = 3
 CANDIDATES = 50
 KEY_TERMS = 6
 """Rarest words of the paper that make its text-similarity query."""
-MAX_VOCAB_LOOKUPS = 40
+MAX_VOCAB_LOOKUPS = 60
+"""Title words first, then the abstract's, at most this many considered."""
 STOPWORDS = frozenset(
     [
         "the",
@@ -238,12 +240,10 @@ def _key_terms(db: sqlite_utils.Database, paper_id: int) -> list[str]:
     words = list(seen)[:MAX_VOCAB_LOOKUPS]
     if not words:
         return []
-    frequency = dict(
-        db.execute(
-            "SELECT term, doc FROM paper_search_vocab WHERE term IN (SELECT value FROM json_each(?))",
-            [json.dumps(words)],
-        ).fetchall()
-    )
+    # Document frequencies from the spelling corrector's cached vocabulary (one copy per process, rebuilt
+    # when the index changes): fts5vocab counts a term by walking its whole posting list, ~1 ms for a
+    # common word at 100,000 papers.
+    frequency = _vocabulary(db)
     # A word only this paper has finds nothing; the rarest of the others say what it is about.
     useful = sorted((int(frequency[w]), w) for w in words if int(frequency.get(w, 0)) > 1)
     return [word for _, word in useful[:KEY_TERMS]]
