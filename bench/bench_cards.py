@@ -37,6 +37,7 @@ from bot.cli import main  # noqa: E402
 from bot.db import connect, write_transaction  # noqa: E402
 from bot.digest import catalog  # noqa: E402
 from bot.digest.parse import Reference  # noqa: E402
+from bot.digest.references import find_references  # noqa: E402
 from bot.digest.store import store_digest  # noqa: E402
 from bot.search.related import _by_authors, _by_citations, _by_text, related_papers  # noqa: E402
 
@@ -155,6 +156,11 @@ def main_bench() -> int:
             f" papers found per click: mean {statistics.mean(sizes):.2f}"
         )
 
+        # What every /paper search now adds: looking for a reference the query names.
+        titles = [str(r[0]) for r in db.execute("SELECT title FROM digest_references ORDER BY random() LIMIT 200")]
+        queries = [t.split(":")[0] for t in titles[:100]] + [w.lower() for w in ADJECTIVES + NOUNS + TASKS] * 3
+        queries += ["soundstream", "qxzjvqxzjv", "efficient reasoning", "scale"] * 25
+        print(row("reference lookup per search", [timed(find_references, db, q) for q in queries]))
         plain = timed(plain_read, db_path)
         out = Path(tmp) / "archive.bib"
         settings_env = {"PAPERBOT_DB": str(db_path)}
