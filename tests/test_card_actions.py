@@ -324,3 +324,14 @@ def test_serve_english_abstract_queues_then_shows_it(
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"', 'soundstream"', "NEAR(sound stream)", "*", "^soundstream", "{", "%", "\\", "sound OR stream", "<!channel>"],
+)
+def test_hostile_queries_never_break_the_reference_lookup(archive: Path, query: str) -> None:
+    from bot.slack.replies import paper_reply
+
+    reply = paper_reply(connect(archive), query)
+    assert "<!channel>" not in texts(reply.payload()) and len(reply.blocks) <= MAX_BLOCKS
