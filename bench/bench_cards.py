@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_serve import ADJECTIVES, ENGLISH, NOUNS, TASKS, percentile, synthetic_digests  # noqa: E402
 from bot.arxiv.client import ArxivEntry  # noqa: E402
 from bot.arxiv.enrich import store_entries  # noqa: E402
+from bot.cite import records  # noqa: E402
 from bot.cli import main  # noqa: E402
 from bot.db import connect, write_transaction  # noqa: E402
 from bot.digest import catalog  # noqa: E402
@@ -161,6 +162,13 @@ def main_bench() -> int:
         queries = [t.split(":")[0] for t in titles[:100]] + [w.lower() for w in ADJECTIVES + NOUNS + TASKS] * 3
         queries += ["soundstream", "qxzjvqxzjv", "efficient reasoning", "scale"] * 25
         print(row("reference lookup per search", [timed(find_references, db, q) for q in queries]))
+        records._key_tables.clear()
+        cold = timed(records.citation_record, db, sample[0])
+        warm = [timed(records.citation_record, db, paper_id) for paper_id in sample[:200]]
+        print(
+            f"/paper cite: first after a change (key table built) {cold * 1000:7.1f} ms; then p50"
+            f" {percentile(warm, 50) * 1000:.2f} ms"
+        )
         plain = timed(plain_read, db_path)
         out = Path(tmp) / "archive.bib"
         settings_env = {"PAPERBOT_DB": str(db_path)}
