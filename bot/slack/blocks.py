@@ -214,8 +214,6 @@ def paper_card(
 
 
 MAX_CITES_SHOWN = 12
-MAX_ROW_BUTTONS = 5
-"""Buttons shown side by side on a card; links past these go into the row's overflow menu."""
 
 
 def overflow(action_id: str, options: Sequence[tuple[str, str | None, str | None]]) -> Block:
