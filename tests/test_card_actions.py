@@ -254,7 +254,7 @@ def test_english_abstract_with_and_without_enrichment_cli(
     assert run_cli(capsys, "load", "--no-enrich", str(SHIPPED_DIGEST))[0] == 0
     code, out, _ = run_cli(capsys, "search", "tracr", "--en")
     assert code == 0 and "No English abstract yet: its arXiv metadata has not been fetched yet." in out
-    assert "queued first for the next enrichment pass" in out
+    assert "queued first for enrichment: the running bot fetches it within a minute" in out
     with FakeArxivAPI() as api:
         monkeypatch.setenv("ARXIV_API_URL", api.url)
         assert run_cli(capsys, "enrich", "--limit", "1")[0] == 0
@@ -335,3 +335,41 @@ def test_hostile_queries_never_break_the_reference_lookup(archive: Path, query: 
 
     reply = paper_reply(connect(archive), query)
     assert "<!channel>" not in texts(reply.payload()) and len(reply.blocks) <= MAX_BLOCKS
+
+
+def test_the_enrichment_loop_wakes_for_a_requested_paper(
+    db_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Queueing is real: the bot's loop, waiting out its hour, takes a paper someone asked for at once."""
+    import threading
+    import time
+
+    from bot.arxiv.enrich import request_enrichment, run_background_enrichment
+    from bot.config import load_settings
+
+    assert run_cli(capsys, "load", "--no-enrich", str(SHIPPED_DIGEST))[0] == 0
+    db = connect(db_path)
+    with db.conn:
+        db.execute("UPDATE papers SET enrich_status = 'not_found'")  # nothing for the loop's first pass
+    tracr = paper_id(db_path, "Tracr")
+    with FakeArxivAPI() as api:
+        monkeypatch.setenv("ARXIV_API_URL", api.url)
+        stop = threading.Event()
+        loop = threading.Thread(target=run_background_enrichment, args=(load_settings(), stop, 3600.0, 0.02))
+        loop.start()
+        try:
+            assert request_enrichment(db, tracr) == ("not_found", None, True)
+            assert request_enrichment(db, tracr)[2] is True  # asking twice changes nothing more
+            deadline = time.monotonic() + 10
+            status = ""
+            while time.monotonic() < deadline:
+                status = db.execute("SELECT enrich_status FROM papers WHERE id = ?", [tracr]).fetchone()[0]
+                if status == "enriched":
+                    break
+                time.sleep(0.02)
+            assert status == "enriched"
+            assert [request.id_list for request in api.requests] == [["2301.05062"]]
+        finally:
+            stop.set()
+            loop.join(timeout=10)
+    assert not loop.is_alive()

@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 import threading
 import time
 import unicodedata
@@ -710,8 +711,44 @@ BACKGROUND_CHUNK = 500
 """Papers the bot's loop takes per pass: a database of 100,000 pending papers is not held in memory at once."""
 
 
-def run_background_enrichment(settings: Settings, stop: threading.Event, interval_seconds: float = 3600.0) -> None:
-    """The bot's enrichment loop: enrich pending papers, then wait ``interval_seconds`` (or until ``stop``).
+REQUEST_POLL_SECONDS = 30.0
+"""While the loop waits, how often it looks for papers someone asked for (:func:`request_enrichment`)."""
+
+
+def _requested_since(settings: Settings, since: str) -> bool:
+    """Whether someone asked for a paper's metadata since ``since`` (ISO time) and it is still pending."""
+    try:
+        row = (
+            thread_db(settings.db_path)
+            .execute(
+                "SELECT 1 FROM papers WHERE enrich_status = 'pending' AND enrich_requested_at >= ? LIMIT 1", [since]
+            )
+            .fetchone()
+        )
+    except (DatabaseError, sqlite3.Error):
+        return False
+    return row is not None
+
+
+def _wait(settings: Settings, stop: threading.Event, seconds: float, poll_seconds: float, since: str) -> bool:
+    """Wait ``seconds``, cut short by a new request for a paper; ``True`` when ``stop`` was set."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if stop.wait(max(0.0, min(poll_seconds, deadline - time.monotonic()))):
+            return True
+        if time.monotonic() >= deadline or _requested_since(settings, since):
+            return False
+
+
+def run_background_enrichment(
+    settings: Settings,
+    stop: threading.Event,
+    interval_seconds: float = 3600.0,
+    poll_seconds: float = REQUEST_POLL_SECONDS,
+) -> None:
+    """The bot's enrichment loop: enrich pending papers, then wait ``interval_seconds`` (or until ``stop``),
+    or only until someone asks for a paper's metadata (a click on *English abstract*), looked for every
+    ``poll_seconds``.
 
     Runs in its own thread with its own database connection. Never raises: a failed pass is logged with
     its traceback and tried again next interval. Returns soon after ``stop`` is set: waits are cut short
@@ -720,6 +757,7 @@ def run_background_enrichment(settings: Settings, stop: threading.Event, interva
     pending_before: int | None = None
     while not stop.is_set():
         more = False
+        started = _now()
         try:
             db = thread_db(settings.db_path)
             with ArxivClient.from_settings(settings, cancel=stop) as client:
@@ -739,5 +777,5 @@ def run_background_enrichment(settings: Settings, stop: threading.Event, interva
             log.exception("background enrichment failed; trying again in %g s", interval_seconds)
         if more:
             continue  # a full chunk went well: take the next one now (the rate limiter spaces requests)
-        if stop.wait(interval_seconds):
+        if _wait(settings, stop, interval_seconds, poll_seconds, started):
             return

@@ -63,7 +63,8 @@ def not_enriched(paper: PaperView, status: str, detail: str | None, queued: bool
     else:
         why = "its arXiv metadata has not been fetched yet."
     then = (
-        " It is queued first for the next enrichment pass (`paperbot enrich` runs one now); try again later."
+        " It is queued first for enrichment: the running bot fetches it within a minute (`paperbot enrich`"
+        " does it now). Try again then."
         if queued
         else ""
     )
