@@ -259,7 +259,20 @@ def _by_text(db: sqlite_utils.Database, paper_id: int) -> dict[int, list[str]]:
         " ORDER BY bm25(paper_search, 10.0, 0.0, 0.0, 1.0) LIMIT ?",
         [expression, paper_id, LIMIT + 1],
     ).fetchall()
-    return {int(row[0]): ["similar topic"] for row in rows}
+    if not rows:
+        return {}
+    found: dict[int, list[str]] = {}
+    ids = [int(row[0]) for row in rows]
+    texts = dict(
+        db.execute(
+            f"SELECT rowid, title || ' ' || body FROM paper_search WHERE rowid IN ({', '.join('?' * len(ids))})", ids
+        ).fetchall()
+    )
+    for other in ids:
+        words = set(normalise_title(str(texts.get(other, ""))).split())
+        shared = [term for term in terms if term in words][:3]
+        found[other] = [f"similar topic: {', '.join(shared)}" if shared else "similar topic"]
+    return found
 
 
 def related_papers(db: sqlite_utils.Database, paper_id: int, limit: int = LIMIT) -> list[Related]:
