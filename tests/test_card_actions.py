@@ -209,6 +209,9 @@ def test_related_ranks_shared_citations_then_authors_then_text(bot: RunningBot, 
     musiclm = click(bot, ACTION_RELATED, str(paper_id(archive, "MusicLM")))
     assert "SoundStream" in musiclm["blocks"][1]["text"]["text"]
     assert "cited by this paper [1]" in musiclm["blocks"][1]["text"]["text"]
+    cot = click(bot, ACTION_RELATED, str(paper_id(archive, "Multimodal Chain-of-Thought")))
+    assert "Emergent Abilities" in cot["blocks"][1]["text"]["text"]
+    assert "also cites Chain-of-thought [9]" in cot["blocks"][1]["text"]["text"]  # the summary's own name
     soundstream = click(bot, ACTION_RELATED, str(paper_id(archive, "SoundStream")))
     assert "MusicLM" in soundstream["blocks"][1]["text"]["text"]
     assert "cites this paper [1] · similar topic: soundstream" in soundstream["blocks"][1]["text"]["text"]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from bot.digest.parse import normalise_title
+from bot.digest.references import citation_labels
 from bot.search.query import _vocabulary
 
 LIMIT = 3
@@ -180,9 +181,20 @@ def _by_citations(db: sqlite_utils.Database, paper_id: int) -> dict[int, list[st
         """,
         [paper_id, paper_id],
     ).fetchall()
+    if not rows:
+        return {}
+    # The name this paper's summary gives a work ("Chain-of-thought [9]"), when it is in the work's title.
+    labels: dict[int, list[str]] = {}
+    for (summary,) in db.execute("SELECT summary FROM entries WHERE paper_id = ?", [paper_id]):
+        for number, found_labels in citation_labels(str(summary)).items():
+            labels.setdefault(number, []).extend(found_labels)
     found: dict[int, list[str]] = {}
     for other, title, number in rows:
-        reason = f"also cites {_short(str(title))} [{number}]"
+        compact = normalise_title(str(title)).replace(" ", "")
+        faithful = [
+            label for label in labels.get(int(number), []) if normalise_title(label).replace(" ", "") in compact
+        ]
+        reason = f"also cites {faithful[0] if faithful else _short(str(title))} [{number}]"
         reasons = found.setdefault(int(other), [])
         if reason not in reasons:
             reasons.append(reason)
