@@ -198,24 +198,35 @@ _keys_lock = threading.Lock()
 _key_tables: OrderedDict[str, tuple[int, dict[int, str]]] = OrderedDict()
 
 
+_KEY_SELECT = """
+SELECT p.id, p.arxiv_id, a.published, e.month, coalesce(a.title, e.title),
+       json_extract(coalesce(a.authors, e.authors), '$[0]')
+FROM papers p
+JOIN entries e ON e.id = (SELECT e2.id FROM entries e2 WHERE e2.paper_id = p.id ORDER BY e2.month DESC LIMIT 1)
+LEFT JOIN arxiv_entries a ON a.arxiv_id = p.arxiv_id
+"""
+"""Only what keys are made of (SQLite picks the first author out of the JSON: no list is decoded)."""
+
+
 def _compute_keys(rows: Iterable[Sequence[object]]) -> dict[int, str]:
+    """Keys from :data:`_KEY_SELECT` rows."""
     bases = []
-    for row in rows:
-        authors = json.loads(str(row[8])) if row[8] else json.loads(str(row[3]))
-        year, _, _ = _year_month_day(str(row[1]) if row[1] else None, str(row[11]) if row[11] else None, str(row[5]))
-        bases.append((int(str(row[0])), key_base(authors[0] if authors else None, year, str(row[7] or row[2]))))
+    for paper_id, arxiv_id, published, month, title, first_author in rows:
+        year, _, _ = _year_month_day(
+            str(arxiv_id) if arxiv_id else None, str(published) if published else None, str(month)
+        )
+        bases.append((int(str(paper_id)), key_base(str(first_author) if first_author else None, year, str(title))))
     return assign_keys(bases)
 
 
-def citation_keys(db: sqlite_utils.Database, rows: Sequence[Sequence[object]] | None = None) -> dict[int, str]:
-    """Every archive paper's key; cached until the archive's titles, authors or ids change. ``rows``:
-    the whole archive as :data:`_SELECT` reads it, when the caller has it already."""
+def citation_keys(db: sqlite_utils.Database) -> dict[int, str]:
+    """Every archive paper's key; cached until the archive's titles, authors or ids change."""
     token, version = db.execute("SELECT token, version FROM search_state").fetchone()
     with _keys_lock:
         cached = _key_tables.get(token)
         if cached is not None and cached[0] == version:
             return cached[1]
-    keys = _compute_keys(rows if rows is not None else db.execute(_SELECT).fetchall())
+    keys = _compute_keys(db.execute(_KEY_SELECT).fetchall())
     with _keys_lock:
         _key_tables[token] = (int(version), keys)
         _key_tables.move_to_end(token)
@@ -237,7 +248,7 @@ def citation_records(db: sqlite_utils.Database, *, month: str | None = None) -> 
             + " ORDER BY p.id",
             [month],
         ).fetchall()
-    keys = citation_keys(db, rows if month is None else None)
+    keys = citation_keys(db)
     return [_record(row, keys) for row in rows]
 
 
