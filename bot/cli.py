@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", help="print the answer /paper QUERY would give")
     search.add_argument("query", nargs="+", metavar="QUERY", help="what you would type after /paper")
     search.add_argument("--json", action="store_true", help="print the Slack message payload (text + blocks)")
+    search.add_argument("--en", action="store_true", help="the paper's English arXiv abstract instead of the summary")
     search.set_defaults(handler=cmd_search)
 
     serve = commands.add_parser("serve", help="run the bot (Socket Mode, or HTTP with --http)")
@@ -101,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     reindex = commands.add_parser("reindex", help="rebuild the search index from the stored digests and arXiv metadata")
     reindex.set_defaults(handler=cmd_reindex)
+    export = commands.add_parser("export", help="citations of the archive (or one month) on stdout")
+    export.add_argument("--month", type=_month, help="only the papers of this digest month, YYYY-MM")
+    export.add_argument("--format", choices=("bibtex", "ris", "csljson"), default="bibtex", help="default: bibtex")
+    export.set_defaults(handler=cmd_export)
     return parser
 
 
@@ -141,13 +146,33 @@ def _port(value: str) -> int:
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     """The same reply as ``/paper QUERY`` (same code path), as text or as the Slack payload."""
     from bot.slack.blocks import render_text
-    from bot.slack.replies import paper_reply
+    from bot.slack.replies import english_reply, paper_reply
 
-    reply = paper_reply(connect(settings.db_path), " ".join(args.query))
+    db = connect(settings.db_path)
+    reply = english_reply(db, " ".join(args.query)) if args.en else paper_reply(db, " ".join(args.query))
     if args.json:
         print(json.dumps(reply.payload(), ensure_ascii=False, indent=2))
     else:
         print(render_text(reply))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Every paper's citation (or one month's), streamed to stdout; an unknown month is an error."""
+    from bot.cite import bibtex, csljson, ris
+    from bot.cite.records import citation_records
+    from bot.digest import catalog
+
+    db = connect(settings.db_path)
+    if args.month and args.month not in catalog.months(db):
+        known = ", ".join(catalog.months(db)[:12]) or "none loaded yet"
+        raise CommandError(f"no digest for {args.month} (digests: {known})")
+    records = citation_records(db, month=args.month)
+    writer = {"bibtex": bibtex.bibliography, "ris": ris.records_text, "csljson": csljson.items_text}[args.format]
+    out = sys.stdout
+    for chunk in writer(records):
+        out.write(chunk)
+    out.flush()
     return 0
 
 

@@ -411,6 +411,32 @@ def m030_backfill_digest_versions(db: sqlite_utils.Database) -> None:
     backfill(db)
 
 
+@MIGRATIONS()
+def m050_reference_search(db: sqlite_utils.Database) -> None:
+    """What the digests cite: a full-text index over the references blocks' titles (a query such as
+    ``detectgpt`` answers with the reference), an index to find one work's listings across months, and
+    ``papers.enrich_requested_at``, set when someone asks for a paper's arXiv abstract before it was
+    enriched (the enrichment loop takes those papers first)."""
+    db.executescript(
+        """
+        CREATE VIRTUAL TABLE reference_search USING fts5(title, tokenize = 'unicode61 remove_diacritics 2');
+        INSERT INTO reference_search (rowid, title) SELECT rowid, title FROM digest_references;
+        CREATE TRIGGER references_search_insert AFTER INSERT ON digest_references BEGIN
+            INSERT INTO reference_search (rowid, title) VALUES (new.rowid, new.title);
+        END;
+        CREATE TRIGGER references_search_delete AFTER DELETE ON digest_references BEGIN
+            DELETE FROM reference_search WHERE rowid = old.rowid;
+        END;
+        CREATE TRIGGER references_search_update AFTER UPDATE OF title ON digest_references BEGIN
+            DELETE FROM reference_search WHERE rowid = old.rowid;
+            INSERT INTO reference_search (rowid, title) VALUES (new.rowid, new.title);
+        END;
+        CREATE INDEX digest_references_work ON digest_references(lower(title));
+        ALTER TABLE papers ADD COLUMN enrich_requested_at TEXT;
+        """
+    )
+
+
 _local = threading.local()
 
 

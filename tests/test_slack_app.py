@@ -96,7 +96,8 @@ def test_paper_musiclm_answers_with_the_card_in_the_ack(reader: RunningBot, shar
     assert "Digest 2023-01 · #1" in card[1]["elements"][0]["text"]
     assert "<https://arxiv.org/pdf/2301.11325|PDF>" in card[1]["elements"][0]["text"]
     assert card[2]["text"]["text"].startswith("扩散模型和自回归离散模型")
-    buttons = {element["action_id"]: element for element in card[3]["elements"]}
+    assert card[3]["text"]["text"].startswith("*Cites:* [1] SoundStream: An End-to-End Neural Audio Codec (2021)")
+    buttons = {element["action_id"]: element for element in card[4]["elements"]}
     # Share carries MusicLM's own paper id: the click shares this paper, not another one.
     musiclm_id = connect(shared_db).execute("SELECT id FROM papers WHERE arxiv_id = '2301.11325'").fetchone()[0]
     assert buttons[ACTION_SHARE]["value"] == str(musiclm_id)

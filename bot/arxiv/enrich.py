@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 import threading
 import time
 import unicodedata
@@ -369,7 +370,8 @@ def _select(
         " LEFT JOIN entries e ON e.id = (SELECT e2.id FROM entries e2 WHERE e2.paper_id = p.id"
         "   ORDER BY e2.month DESC, e2.position LIMIT 1)"
         " LEFT JOIN arxiv_entries a ON a.arxiv_id = p.arxiv_id"
-        f" WHERE {where} ORDER BY p.id LIMIT ?",
+        # Papers someone asked for (an *English abstract* click) go first, oldest request first.
+        f" WHERE {where} ORDER BY p.enrich_requested_at IS NULL, p.enrich_requested_at, p.id LIMIT ?",
         params,
     ).fetchall()
     papers = []
@@ -684,12 +686,69 @@ def enrich_after_load(db: sqlite_utils.Database, settings: Settings, months: Seq
         say(f"arXiv failed ({report.error}); {report.pending} papers pending: run `paperbot enrich` later")
 
 
+def request_enrichment(db: sqlite_utils.Database, paper_id: int) -> tuple[str, str | None, bool]:
+    """Someone wants a paper's arXiv metadata that is not cached: put it first in line for the next
+    enrichment pass (pending again if arXiv did not find it or its title did not match, since a digest
+    reload or arXiv itself may have changed since). A paper whose id arXiv rejected stays as it is.
+    Returns the paper's status and detail before the request, and whether it is queued now. Asking
+    again changes nothing: the first request keeps its place."""
+    with write_transaction(db):
+        row = db.execute("SELECT enrich_status, enrich_detail FROM papers WHERE id = ?", [paper_id]).fetchone()
+        if row is None:
+            return "missing", None, False
+        status, detail = str(row[0]), row[1]
+        if status == "failed":
+            return status, detail, False
+        db.execute(
+            "UPDATE papers SET enrich_status = 'pending', enrich_requested_at = coalesce(enrich_requested_at, ?)"
+            " WHERE id = ?",
+            [_now(), paper_id],
+        )
+    return status, detail, True
+
+
 BACKGROUND_CHUNK = 500
 """Papers the bot's loop takes per pass: a database of 100,000 pending papers is not held in memory at once."""
 
 
-def run_background_enrichment(settings: Settings, stop: threading.Event, interval_seconds: float = 3600.0) -> None:
-    """The bot's enrichment loop: enrich pending papers, then wait ``interval_seconds`` (or until ``stop``).
+REQUEST_POLL_SECONDS = 30.0
+"""While the loop waits, how often it looks for papers someone asked for (:func:`request_enrichment`)."""
+
+
+def _requested_since(settings: Settings, since: str) -> bool:
+    """Whether someone asked for a paper's metadata since ``since`` (ISO time) and it is still pending."""
+    try:
+        row = (
+            thread_db(settings.db_path)
+            .execute(
+                "SELECT 1 FROM papers WHERE enrich_status = 'pending' AND enrich_requested_at >= ? LIMIT 1", [since]
+            )
+            .fetchone()
+        )
+    except (DatabaseError, sqlite3.Error):
+        return False
+    return row is not None
+
+
+def _wait(settings: Settings, stop: threading.Event, seconds: float, poll_seconds: float, since: str) -> bool:
+    """Wait ``seconds``, cut short by a new request for a paper; ``True`` when ``stop`` was set."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if stop.wait(max(0.0, min(poll_seconds, deadline - time.monotonic()))):
+            return True
+        if time.monotonic() >= deadline or _requested_since(settings, since):
+            return False
+
+
+def run_background_enrichment(
+    settings: Settings,
+    stop: threading.Event,
+    interval_seconds: float = 3600.0,
+    poll_seconds: float = REQUEST_POLL_SECONDS,
+) -> None:
+    """The bot's enrichment loop: enrich pending papers, then wait ``interval_seconds`` (or until ``stop``),
+    or only until someone asks for a paper's metadata (a click on *English abstract*), looked for every
+    ``poll_seconds``.
 
     Runs in its own thread with its own database connection. Never raises: a failed pass is logged with
     its traceback and tried again next interval. Returns soon after ``stop`` is set: waits are cut short
@@ -698,6 +757,7 @@ def run_background_enrichment(settings: Settings, stop: threading.Event, interva
     pending_before: int | None = None
     while not stop.is_set():
         more = False
+        started = _now()
         try:
             db = thread_db(settings.db_path)
             with ArxivClient.from_settings(settings, cancel=stop) as client:
@@ -717,5 +777,5 @@ def run_background_enrichment(settings: Settings, stop: threading.Event, interva
             log.exception("background enrichment failed; trying again in %g s", interval_seconds)
         if more:
             continue  # a full chunk went well: take the next one now (the rate limiter spaces requests)
-        if stop.wait(interval_seconds):
+        if _wait(settings, stop, interval_seconds, poll_seconds, started):
             return

@@ -7,9 +7,11 @@ builders stay pure and never touch the database.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlite_utils
+
+from bot.digest.references import CitedWork, paper_citations
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class PaperView:
     latest_version: int | None = None
     primary_category: str | None = None
     published: str | None = None
+    cites: tuple[CitedWork, ...] = ()
+    """The references this entry's summary cites (filled for single cards, not for lists)."""
 
     @property
     def title(self) -> str:
@@ -109,10 +113,16 @@ def _paper(row: tuple[object, ...]) -> PaperView:
     )
 
 
+def with_cites(db: sqlite_utils.Database, paper: PaperView) -> PaperView:
+    """The paper with the references its summary cites resolved."""
+    cites = paper_citations(db, paper.paper_id, paper.month, paper.summary)
+    return replace(paper, cites=cites) if cites else paper
+
+
 def get_paper(db: sqlite_utils.Database, paper_id: int) -> PaperView | None:
-    """The paper with its latest digest entry, or ``None``."""
+    """The paper with its latest digest entry (and what its summary cites), or ``None``."""
     row = db.execute(_PAPER_SELECT + " WHERE p.id = ? ORDER BY e.month DESC LIMIT 1", [paper_id]).fetchone()
-    return _paper(row) if row else None
+    return with_cites(db, _paper(row)) if row else None
 
 
 def get_papers(db: sqlite_utils.Database, paper_ids: list[int]) -> list[PaperView]:
@@ -122,7 +132,7 @@ def get_papers(db: sqlite_utils.Database, paper_ids: list[int]) -> list[PaperVie
 
 def find_by_arxiv_id(db: sqlite_utils.Database, arxiv_id: str) -> PaperView | None:
     row = db.execute(_PAPER_SELECT + " WHERE p.arxiv_id = ? ORDER BY e.month DESC LIMIT 1", [arxiv_id]).fetchone()
-    return _paper(row) if row else None
+    return with_cites(db, _paper(row)) if row else None
 
 
 def months(db: sqlite_utils.Database) -> list[str]:

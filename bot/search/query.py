@@ -357,6 +357,11 @@ _vocabulary_lock = threading.Lock()
 _vocabularies: OrderedDict[str, tuple[int, Vocabulary]] = OrderedDict()
 
 
+def word_counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """Every indexed word with the number of papers that have it (the cached vocabulary; read-only)."""
+    return _vocabulary(db).counts
+
+
 def _vocabulary(db: sqlite_utils.Database) -> Vocabulary:
     """The index's vocabulary, shared by all threads of the process.
 

@@ -14,8 +14,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.digest.catalog import DigestView, PaperView
+from bot.digest.references import CitedWork
 from bot.slack import mrkdwn
-from bot.slack.ids import ACTION_FULL_SUMMARY, ACTION_LINK, ACTION_OPEN, ACTION_SHARE, COMMAND
+from bot.slack.ids import (
+    ACTION_ABSTRACT,
+    ACTION_CITE,
+    ACTION_FULL_SUMMARY,
+    ACTION_LINK,
+    ACTION_OPEN,
+    ACTION_OPEN_CITED,
+    ACTION_RELATED,
+    ACTION_SHARE,
+    COMMAND,
+)
 
 Block = dict[str, Any]
 
@@ -170,6 +181,7 @@ def paper_card(
     """The card for one paper: linked title, authors, digest month and position, the digest's summary
     (whole when it fits, else cut at a sentence with a button for the rest), arXiv id and links."""
     blocks: list[Block] = []
+    cites = cites_block(paper.cites)
     if corrected:
         blocks.append(context(f"Did you mean *{mrkdwn.escape(corrected)}*? Showing that."))
     if note:
@@ -180,7 +192,7 @@ def paper_card(
     cut = False
     if full_summary:
         chunks = split_sections(summary)
-        room = MAX_BLOCKS - len(blocks) - 3
+        room = MAX_BLOCKS - len(blocks) - 3 - (cites is not None)
         if len(chunks) > room:
             chunks = [*chunks[: room - 1], fit("\n".join(chunks[room - 1 :]))]
         blocks += [section(mrkdwn.from_markdown(chunk)) for chunk in chunks]
@@ -188,20 +200,87 @@ def paper_card(
         shown = mrkdwn.from_markdown(fit(summary, CARD_SUMMARY_LIMIT))
         cut = len(mrkdwn.escape(summary)) > CARD_SUMMARY_LIMIT
         blocks.append(section(shown))
+    if cites is not None:
+        blocks.append(cites)
     buttons: list[Block] = []
     if shareable:
         buttons.append(button("Share in channel", ACTION_SHARE, str(paper.paper_id), style="primary"))
     if cut:
         buttons.append(button("Full summary", ACTION_FULL_SUMMARY, str(paper.paper_id)))
-    if paper.abs_url and paper.pdf_url:
-        buttons.append(button("arXiv", ACTION_LINK + "_abs", url=paper.abs_url))
-        buttons.append(button("PDF", ACTION_LINK + "_pdf", url=paper.pdf_url))
+    buttons += card_buttons(paper)
     if buttons:
         blocks.append(actions(*buttons, block_id=f"paper_{paper.paper_id}"))
     if shared_by:
         blocks.append(context(f"Shared by {mrkdwn.user(shared_by)} with `{COMMAND}`"))
     text = f"{fit(paper.title, 300)} ({paper.arxiv_id or 'digest ' + paper.month})"
     return Message(text=text, blocks=tuple(blocks[:MAX_BLOCKS]))
+
+
+MAX_CITES_SHOWN = 12
+
+
+def overflow(action_id: str, options: Sequence[tuple[str, str | None, str | None]]) -> Block:
+    """An overflow menu; each option is (label, value, url), 2 to 5 of them (Slack's limits)."""
+    built = []
+    for index, (label, value, url) in enumerate(options[:5]):
+        option: Block = {
+            "text": {"type": "plain_text", "text": mrkdwn.plain(label)[:75], "emoji": True},
+            "value": (value or f"link{index}")[:150],
+        }
+        if url:
+            option["url"] = url[:3000]
+        built.append(option)
+    return {"type": "overflow", "action_id": action_id, "options": built}
+
+
+def card_buttons(paper: PaperView) -> list[Block]:
+    """English abstract, Cite, Related, then arXiv and PDF in an overflow menu, so the row stays one line."""
+    value = str(paper.paper_id)
+    elements = [
+        button("English abstract", ACTION_ABSTRACT, value),
+        button("Cite", ACTION_CITE, value),
+        button("Related", ACTION_RELATED, value),
+    ]
+    if paper.abs_url and paper.pdf_url:
+        elements.append(
+            overflow(ACTION_LINK + "_more", [("arXiv page", None, paper.abs_url), ("PDF", None, paper.pdf_url)])
+        )
+    return elements
+
+
+def cited_work_line(work: CitedWork) -> str:
+    """``[1] SoundStream: An End-to-End Neural Audio Codec (2021)`` as mrkdwn, the title linked to arXiv
+    when the work is an archive paper, with the summary's own words when they are not in the title."""
+    title = mrkdwn.truncate(work.title, 120)
+    shown = (
+        mrkdwn.link(f"https://arxiv.org/abs/{work.archive_arxiv_id}", title)
+        if work.archive_arxiv_id
+        else mrkdwn.escape(title)
+    )
+    line = f"[{work.number}] {shown}" + (f" ({work.year})" if work.year else "")
+    if work.mismatched_labels:
+        line += ", cited as " + ", ".join(f"“{fit(label, 60)}”" for label in work.mismatched_labels[:3])
+    return line
+
+
+def cites_block(cites: Sequence[CitedWork]) -> Block | None:
+    """The card's "Cites:" line; cited works that are archive papers can be opened from its menu."""
+    if not cites:
+        return None
+    lines = join_limited([cited_work_line(work) for work in cites[:MAX_CITES_SHOWN]], SECTION_LIMIT - 20)
+    block = section("*Cites:* " + lines[0].replace("\n", " · "))
+    in_archive = [work for work in cites if work.archive_paper_id is not None]
+    if len(in_archive) == 1:  # an overflow menu needs two options at least
+        work = in_archive[0]
+        block["accessory"] = button(
+            f"Open [{work.number}] {work.short_title}", ACTION_OPEN_CITED, str(work.archive_paper_id)
+        )
+    elif in_archive:
+        block["accessory"] = overflow(
+            ACTION_OPEN_CITED,
+            [(f"Open [{work.number}] {work.short_title}", str(work.archive_paper_id), None) for work in in_archive],
+        )
+    return block
 
 
 def choices(
@@ -278,6 +357,7 @@ HELP_LINES = (
         "find a paper by nickname, title words, arXiv id or link, author, Chinese words; typos are fine",
     ),
     (f"{COMMAND} list [YYYY-MM]", "the papers of a digest month (default: the latest)"),
+    (f"{COMMAND} cite QUERY", "the paper's BibTeX entry (arXiv style)"),
     (f"{COMMAND} suggest ARXIV_ID_OR_URL [why]", "suggest a paper for the next roundup (or vote for it)"),
     (f"{COMMAND} suggestions", "the suggestions for the next roundup, most votes first"),
     (f"{COMMAND} roundup [YYYY-MM]", "preview the monthly roundup (admins: roundup post [YYYY-MM] posts it now)"),
@@ -377,7 +457,7 @@ def render_text(message: Message) -> str:
         elif kind == "context":
             out.append("  ".join(_unmrkdwn(element.get("text", "")) for element in block["elements"]))
         elif kind == "actions":
-            out.append(" ".join(f"[{element['text']['text']}]" for element in block["elements"]))
+            out.append(" ".join(f"[{element['text']['text']}]" for element in block["elements"] if "text" in element))
         elif kind == "header":
             out.append(block["text"]["text"])
         elif kind == "divider":

@@ -18,6 +18,15 @@ ACTION_FULL_SUMMARY = "paper_full_summary"
 ACTION_LINK = "paper_link"
 """URL buttons (arXiv abs / PDF): Slack still sends an action, which is acknowledged and ignored."""
 
+ACTION_ABSTRACT = "paper_abstract"
+"""Show the clicking user the paper's English arXiv abstract (or queue its enrichment); value: paper id."""
+ACTION_CITE = "paper_cite"
+"""Show the clicking user the paper's BibTeX entry; value: paper id."""
+ACTION_RELATED = "paper_related"
+"""Show the clicking user up to three related archive papers; value: paper id."""
+ACTION_OPEN_CITED = "paper_open_cited"
+"""Overflow menu under a card's "Cites" line: open a cited work's own card; option value: paper id."""
+
 ACTION_VOTE = "suggestion_vote"
 """Toggle the clicking user's vote on a suggestion; value: suggestion id."""
 ACTION_REMOVE = "suggestion_remove"
@@ -45,6 +54,7 @@ ACTIONS = (
     ACTION_LOAD_CANCEL,
     ACTION_LINK,
 )
+CARD_ACTIONS = (ACTION_ABSTRACT, ACTION_CITE, ACTION_RELATED, ACTION_OPEN_CITED)
 SHORTCUTS: tuple[str, ...] = (SHORTCUT_MESSAGE, SHORTCUT_GLOBAL)
 VIEWS: tuple[str, ...] = (VIEW_SUGGEST,)
 EVENTS: tuple[str, ...] = ("app_home_opened", "message.im")

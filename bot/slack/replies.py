@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from bot.arxiv.enrich import request_enrichment
+from bot.cite import bibtex
+from bot.cite.records import citation_record
 from bot.digest import catalog
+from bot.digest.catalog import PaperView
 from bot.digest.months import MonthError, parse_month
+from bot.digest.references import find_references
 from bot.roundup.post import load_roundup, roundup_states
 from bot.search.query import MAX_CANDIDATES, search
-from bot.slack import blocks, mrkdwn
+from bot.search.related import related_papers
+from bot.slack import blocks, card_blocks, mrkdwn
 from bot.slack.blocks import Message
 from bot.suggestions.blocks import suggestion_list
 from bot.suggestions.model import open_suggestions
@@ -31,6 +37,8 @@ def paper_reply(db: sqlite_utils.Database, text: str) -> Message:
         return list_reply(db, rest)
     if word == "suggestions":
         return suggestion_list(open_suggestions(db))
+    if word == "cite":
+        return cite_reply(db, rest)
     if word == "suggest":
         return blocks.notice("Suggesting is done in Slack: /paper suggest ARXIV_ID_OR_URL [why].")
     if word in ("load", "watch", "watches", "unwatch"):
@@ -93,10 +101,18 @@ def list_reply(db: sqlite_utils.Database, month_text: str) -> Message:
 
 
 def search_reply(db: sqlite_utils.Database, query: str) -> Message:
-    """A card for one clear winner, a short list for several, a helpful nothing otherwise."""
+    """A card for one clear winner, a short list for several, a helpful nothing otherwise. A query that
+    names a reference of a digest (``soundstream``) answers with it: under the card of a paper that
+    matches too, else on its own with the papers that cite it."""
     if not catalog.months(db):
         return blocks.notice(NO_DIGEST)
     result = search(db, query)
+    references = find_references(db, query) if result.arxiv_ref is None else ()
+    if references:
+        if result.kind == "winner" and not result.partial:
+            card = blocks.paper_card(result.papers[0], corrected=result.corrected)
+            return Message(text=card.text, blocks=(*card.blocks, card_blocks.reference_lines(references)))
+        return card_blocks.reference_answer(references)
     prefix = f"*{mrkdwn.escape(result.id_prefix)}*" if result.id_prefix is not None else None
     if result.kind == "winner":
         note = f"No paper has the arXiv id {prefix}; this is the one whose id starts with it." if prefix else None
@@ -120,3 +136,56 @@ def search_reply(db: sqlite_utils.Database, query: str) -> Message:
     if result.papers:
         return blocks.nothing_found(query, closest=result.papers)
     return blocks.nothing_found(query, browse=catalog.some_titles(db))
+
+
+def _one_paper(db: sqlite_utils.Database, query: str) -> PaperView | Message:
+    """The paper a query clearly means, or the reply that says it is not clear (a list, or nothing)."""
+    result = search(db, query)
+    if result.kind == "winner":
+        return result.papers[0]
+    if result.kind == "choices":
+        return blocks.choices(
+            query, result.papers, corrected=result.corrected, partial=result.partial, alternatives=result.alternatives
+        )
+    if result.arxiv_ref is not None:
+        return blocks.nothing_found(query, arxiv_id=result.arxiv_ref.id)
+    return blocks.nothing_found(query, closest=result.papers, browse=() if result.papers else catalog.some_titles(db))
+
+
+def cite_reply(db: sqlite_utils.Database, query: str) -> Message:
+    """``/paper cite QUERY``: the paper's BibTeX entry."""
+    if not query.strip():
+        return blocks.notice(
+            "Usage: /paper cite QUERY (a nickname, title words or an arXiv id), e.g. /paper cite musiclm"
+        )
+    paper = _one_paper(db, query)
+    return citation_message(db, paper) if isinstance(paper, PaperView) else paper
+
+
+def citation_message(db: sqlite_utils.Database, paper: PaperView) -> Message:
+    record = citation_record(db, paper.paper_id)
+    if record is None:
+        return blocks.notice("That paper is no longer in the digests.")
+    return card_blocks.bibtex(paper, bibtex.entry(record))
+
+
+def abstract_message(db: sqlite_utils.Database, paper: PaperView) -> Message:
+    """The English abstract, or (not enriched yet) why not, with the paper queued for enrichment."""
+    if paper.abstract:
+        return card_blocks.english_abstract(paper)
+    status, detail, queued = request_enrichment(db, paper.paper_id)
+    return card_blocks.not_enriched(paper, status, detail, queued)
+
+
+def english_reply(db: sqlite_utils.Database, query: str) -> Message:
+    """``paperbot search QUERY --en``: the English abstract of the paper the query means."""
+    paper = _one_paper(db, query)
+    return abstract_message(db, paper) if isinstance(paper, PaperView) else paper
+
+
+def related_message(db: sqlite_utils.Database, paper: PaperView) -> Message:
+    found = related_papers(db, paper.paper_id)
+    views = {view.paper_id: view for view in catalog.get_papers(db, [item.paper_id for item in found])}
+    return card_blocks.related(
+        paper, [(views[item.paper_id], item.reasons) for item in found if item.paper_id in views]
+    )

@@ -1260,6 +1260,17 @@ def _element_errors(el: Any, ptr: str) -> list[str]:
             errors.append(f"must be less than 2001 characters [json-pointer:{ptr}/value]")
         if "url" in el and len(str(el["url"])) > 3000:
             errors.append(f"must be less than 3001 characters [json-pointer:{ptr}/url]")
+    elif el["type"] == "overflow":
+        options = el.get("options")
+        if not isinstance(options, list) or not 2 <= len(options) <= 5:
+            errors.append(f"must be an array of 2-5 items [json-pointer:{ptr}/options]")
+        else:
+            for j, option in enumerate(options):
+                errors += _text_errors(option.get("text"), f"{ptr}/options/{j}/text", 75, plain_only=True)
+                if not 1 <= len(str(option.get("value", ""))) <= 150:
+                    errors.append(f"must be 1-150 characters [json-pointer:{ptr}/options/{j}/value]")
+                if "url" in option and len(str(option["url"])) > 3000:
+                    errors.append(f"must be less than 3001 characters [json-pointer:{ptr}/options/{j}/url]")
     return errors
 
 

@@ -11,11 +11,15 @@ import re
 from slack_bolt import App
 
 from bot.slack.ids import (
+    ACTION_ABSTRACT,
+    ACTION_CITE,
     ACTION_FULL_SUMMARY,
     ACTION_LINK,
     ACTION_LOAD_CANCEL,
     ACTION_LOAD_REPLACE,
     ACTION_OPEN,
+    ACTION_OPEN_CITED,
+    ACTION_RELATED,
     ACTION_REMOVE,
     ACTION_SHARE,
     ACTION_VOTE,
@@ -24,7 +28,7 @@ from bot.slack.ids import (
     SHORTCUT_MESSAGE,
     VIEW_SUGGEST,
 )
-from bot.slack.listeners import actions, commands, errors, files, suggesting
+from bot.slack.listeners import actions, card_actions, commands, errors, files, suggesting
 
 
 def register_listeners(app: App) -> None:
@@ -53,3 +57,7 @@ def register_listeners(app: App) -> None:
     )
     app.action(ACTION_LOAD_REPLACE)(ack=files.ack_button, lazy=[errors.in_background(files.replace_clicked)])
     app.action(ACTION_LOAD_CANCEL)(ack=files.ack_button, lazy=[errors.in_background(files.cancel_clicked)])
+    app.action(ACTION_ABSTRACT)(ack=actions.ack_action, lazy=[errors.in_background(card_actions.english_abstract)])
+    app.action(ACTION_CITE)(ack=actions.ack_action, lazy=[errors.in_background(card_actions.cite)])
+    app.action(ACTION_RELATED)(ack=actions.ack_action, lazy=[errors.in_background(card_actions.related)])
+    app.action(ACTION_OPEN_CITED)(ack=actions.ack_action, lazy=[errors.in_background(card_actions.open_cited)])

@@ -1,0 +1,1 @@
+"""Citations of archive papers: records read from the database, keys, and BibTeX / RIS / CSL-JSON."""
