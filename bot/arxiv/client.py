@@ -30,6 +30,7 @@ Nothing here touches the database, and nothing runs at import time beyond defini
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import math
 import re
@@ -41,6 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree
 
 import arxiv
@@ -338,6 +340,34 @@ class _LibraryClient(arxiv.Client):  # type: ignore[misc]
         return self._owner._fetch_feed(url, self._call)
 
 
+def _logged_request(fetch: Callable[[ArxivClient, str, _Call], Any]) -> Callable[[ArxivClient, str, _Call], Any]:
+    """One log line per request to arXiv (retries included in it): ids or query, status, ms, retries."""
+
+    @functools.wraps(fetch)
+    def logged(self: ArxivClient, url: str, call: _Call) -> Any:
+        started, retries = time.perf_counter(), self.stats.retries
+        status: object = 200
+        try:
+            return fetch(self, url, call)
+        except ArxivError as error:
+            status = error.status or type(error).__name__
+            raise
+        finally:
+            params = parse_qs(urlsplit(url).query)
+            what = (
+                f"ids {params['id_list'][0]}"
+                if params.get("id_list")
+                else f"query {params.get('search_query', [''])[0]}"
+            )
+            ms = (time.perf_counter() - started) * 1000
+            fields = {"arxiv": what[:300], "status": status, "ms": round(ms), "retries": self.stats.retries - retries}
+            log.info(
+                "arxiv %s: %s, %d ms, %d retries", what[:300], status, ms, fields["retries"], extra={"fields": fields}
+            )
+
+    return logged
+
+
 class _Transient(Exception):
     """A transport failure worth another try."""
 
@@ -459,6 +489,7 @@ class ArxivClient:
     def _backoff(self, attempt: int) -> float:
         return float(max(self.delay_seconds, 0.1) * 2 ** (attempt - 1))
 
+    @_logged_request
     def _fetch_feed(self, url: str, call: _Call) -> Any:
         """Fetch ``url`` politely and return the package's ``ParsedFeed``; retry what is worth it."""
         for attempt in range(1, self.attempts + 1):
