@@ -226,7 +226,9 @@ def _start_slack(settings: Settings, args: argparse.Namespace, socket_mode: bool
     try:
         app = build_app(settings, socket_mode=socket_mode)
     except BoltError as error:
-        raise CommandError(f"Slack refused SLACK_BOT_TOKEN ({error})") from None
+        from bot.slack.checks import explain_bolt_error
+
+        raise CommandError(f"Slack refused SLACK_BOT_TOKEN: {explain_bolt_error(error)}") from None
     except OSError as error:
         reason = getattr(error, "reason", None) or error
         raise CommandError(f"cannot reach Slack at {settings.slack_api_url} (SLACK_API_URL): {reason}") from None
