@@ -8,7 +8,8 @@
 * redacts, in every line whatever library wrote it, the configured tokens and signing secret, anything
   shaped like a Slack token, and ``response_url`` values (they let anyone answer as the bot for 30
   minutes): libraries log request bodies and headers at DEBUG;
-* demotes APScheduler's routine INFO lines ("Added job", "Running job") to DEBUG.
+* demotes APScheduler's routine INFO lines ("Added job", "Running job") to DEBUG, and keeps slack_sdk's
+  webhook client (which sends to ``response_url``) at INFO: each of its DEBUG lines is the URL.
 
 Nothing happens at import time; other commands than ``serve`` keep Python's default (warnings only).
 """
@@ -33,6 +34,8 @@ _RESPONSE_URL_FIELD = re.compile(r"""(["']?response_url["']?\s*[:=]\s*)(["']?)[^
 _ENCODED_RESPONSE_URL = re.compile(r"(response_url=)[^&\s'\"]+")
 
 _DEMOTED_PREFIXES = ("apscheduler",)
+_NEVER_DEBUG = ("slack_sdk.webhook",)
+"""Loggers whose DEBUG lines are all about a ``response_url`` (the URL is the line): kept at INFO."""
 
 
 class Redactor:
@@ -111,4 +114,6 @@ def setup_logging(settings: Settings, stream: TextIO | None = None) -> logging.H
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    for name in _NEVER_DEBUG:
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
     return handler
