@@ -8,7 +8,6 @@ import json
 import logging
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,15 +26,6 @@ from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.helpers import fake_slack_env, free_port, spawn_bot, wait_until_serving
 
 
-@pytest.fixture
-def restore_root_logger() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
 def _settings(**values: str) -> Settings:
     return Settings(values=values)
 
@@ -43,7 +33,7 @@ def _settings(**values: str) -> Settings:
 # --- format, level, redaction -------------------------------------------------------------------------
 
 
-def test_json_format_is_one_object_per_line_with_the_fields(restore_root_logger: None) -> None:
+def test_json_format_is_one_object_per_line_with_the_fields() -> None:
     stream = io.StringIO()
     setup_logging(_settings(PAPERBOT_LOG_FORMAT="json"), stream)
     logging.getLogger("bot.test").info("hello %s", "world", extra={"fields": {"surface": "command", "ms": 3}})
@@ -59,7 +49,7 @@ def test_json_format_is_one_object_per_line_with_the_fields(restore_root_logger:
     assert second["level"] == "ERROR" and "ValueError: boom" in second["exc"]
 
 
-def test_text_is_the_default_and_the_level_is_honoured(restore_root_logger: None) -> None:
+def test_text_is_the_default_and_the_level_is_honoured() -> None:
     stream = io.StringIO()
     setup_logging(_settings(PAPERBOT_LOG_LEVEL="warning"), stream)
     logging.getLogger("bot.test").info("not shown")
@@ -97,7 +87,7 @@ def test_bad_log_or_backup_settings_stop_serve_with_one_line(
     assert len(err) == 1 and message in err[0]
 
 
-def test_apscheduler_routine_info_lines_are_debug(restore_root_logger: None) -> None:
+def test_apscheduler_routine_info_lines_are_debug() -> None:
     stream = io.StringIO()
     setup_logging(_settings(), stream)
     logging.getLogger("apscheduler.scheduler").info("Adding job tentatively")
