@@ -6,8 +6,8 @@
   (``time``, ``level``, ``logger``, ``message``, and the structured ``fields`` a log call passed as
   ``extra={"fields": {...}}``);
 * redacts, in every line whatever library wrote it, the configured tokens and signing secret, anything
-  shaped like a Slack token, and ``response_url`` values (they let anyone answer as the bot for 30
-  minutes): libraries log request bodies and headers at DEBUG;
+  shaped like a Slack token, ``response_url`` values (they let anyone answer as the bot for 30 minutes)
+  and Socket Mode connection tickets: libraries log request bodies and headers at DEBUG;
 * demotes APScheduler's routine INFO lines ("Added job", "Running job") to DEBUG, and keeps slack_sdk's
   webhook client (which sends to ``response_url``) at INFO: each of its DEBUG lines is the URL.
 
@@ -29,7 +29,8 @@ from bot.config import Settings
 REDACTED = "[redacted]"
 
 _TOKEN = re.compile(r"\b(?:xox[abposr]|xapp)-[A-Za-z0-9-]+")
-_RESPONSE_URL = re.compile(r"https://hooks\.slack\.com/\S+?(?=['\"\s,}]|$)")
+_RESPONSE_URL = re.compile(r"https?:(?:\\?/){2}hooks\.slack\.com[^\s'\",}]*")
+_TICKET = re.compile(r"(ticket=)[^&\s'\"]+")  # a Socket Mode connection URL's one-time credential
 _RESPONSE_URL_FIELD = re.compile(r"""(["']?response_url["']?\s*[:=]\s*)(["']?)[^"'\s,&}]+\2""")
 _ENCODED_RESPONSE_URL = re.compile(r"(response_url=)[^&\s'\"]+")
 
@@ -52,6 +53,7 @@ class Redactor:
         text = _TOKEN.sub(REDACTED, text)
         text = _RESPONSE_URL_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}{m.group(2)}", text)
         text = _ENCODED_RESPONSE_URL.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+        text = _TICKET.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
         return _RESPONSE_URL.sub(REDACTED, text)
 
 

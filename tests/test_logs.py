@@ -105,12 +105,15 @@ def test_redactor_removes_secrets_tokens_and_response_urls() -> None:
         "{'response_url': 'http://127.0.0.1:5/response/r-abc123', 'x': 1} "
         '"response_url": "https://hooks.slack.com/commands/T1/2/abc" '
         "body=a&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1&b=2 "
-        "https://hooks.slack.com/actions/T1/99/xyz"
+        "https://hooks.slack.com/actions/T1/99/xyz "
+        '{"response_url":"https:\\/\\/hooks.slack.com\\/commands\\/T1\\/5\\/q"} '
+        "raw https:\\/\\/hooks.slack.com\\/actions\\/T1\\/6\\/r "
+        "wss://wss-primary.slack.com/link/?ticket=abc-123-def&app_id=A1"
     )
     out = redact(text)
-    for secret in ("my-signing-secret", "xoxb-", "xapp-", "r-abc123", "hooks.slack.com", "hooks.slack.com%2F"):
+    for secret in ("my-signing-secret", "xoxb-", "xapp-", "r-abc123", "hooks.slack.com", "abc-123-def"):
         assert secret not in out, (secret, out)
-    assert out.count(REDACTED) >= 7
+    assert out.count(REDACTED) >= 10 and "app_id=A1" in out
 
 
 # --- one line per Slack request, arXiv request, roundup step -------------------------------------------
