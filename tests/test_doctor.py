@@ -276,3 +276,11 @@ def test_one_line_per_check(setup: Setup, capsys: pytest.CaptureFixture[str]) ->
     assert main(["doctor"]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert all(text[:2] in ("✓ ", "✗ ", "– ") for text in lines[:-1]), lines
+
+
+def test_a_refused_bot_token_still_checks_the_app_token(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    setup.slack.tokens = {"xoxb-another"}
+    code, lines = setup.doctor(capsys)
+    assert code == 1
+    assert line(lines, "scopes").startswith("– ") and line(lines, "roundup channel").startswith("– ")
+    assert line(lines, "Socket Mode").startswith("✓ ")

@@ -126,7 +126,10 @@ def check_database(settings: Settings) -> Result:
             "run paperbot from the folder that holds it, set PAPERBOT_DB to its absolute path, "
             "or create it with `paperbot load data/digests/*.txt`",
         )
-    restore = "restore the newest backup (README → Backups: stop the bot, copy the backup over the file, start it)"
+    restore = (
+        "restore the newest backup (README → Backups: stop the bot, move the file and its -wal/-shm aside, "
+        "copy the backup in its place, start the bot)"
+    )
     try:
         with _read_only(path) as conn:
             verdict = [str(row[0]) for row in conn.execute("PRAGMA quick_check").fetchall()]
@@ -210,7 +213,12 @@ def check_slack(settings: Settings) -> list[Result]:
         fix = auth.explanation or "check SLACK_BOT_TOKEN"
         code = auth.error or "error"
         detail = f"Slack refused SLACK_BOT_TOKEN ({code})" if code != "unreachable" else f"Slack not reachable ({url})"
-        return [_fail("Slack bot token", detail, fix)]
+        return [
+            _fail("Slack bot token", detail, fix),
+            _off("scopes", "not checked (the bot token failed)"),
+            _check_connection(settings),
+            _off("roundup channel", "not checked (the bot token failed)"),
+        ]
     results.append(
         _ok(
             "Slack bot token",
@@ -304,6 +312,9 @@ def check_schedule(settings: Settings, database_ok: bool, now: datetime | None =
     parts = []
     for index, fire in enumerate(fires):
         when = fire.strftime("%Y-%m-%d %H:%M %Z")
+        if not database_ok:
+            parts.append(when)
+            continue
         if index == 0:
             what = f"posts {due}" if due else (f"nothing new ({latest} already posted)" if latest else "no digest yet")
         else:
@@ -311,7 +322,8 @@ def check_schedule(settings: Settings, database_ok: bool, now: datetime | None =
             what = f"posts a digest newer than {newest} if one is loaded by then" if newest else "a digest, if loaded"
         parts.append(f"{when} → {what}")
     zone = getattr(timezone, "key", str(timezone))
-    return _ok(name, f"{expression!r} in {zone}: " + "; ".join(parts))
+    unknown = "" if database_ok else " (which month each posts: unknown, the database check failed)"
+    return _ok(name, f"{expression!r} in {zone}: " + "; ".join(parts) + unknown)
 
 
 def _due(settings: Settings, channel: str) -> tuple[str | None, str | None]:
