@@ -51,15 +51,3 @@ def test_a_refused_bot_token_is_explained_not_dumped(
 def test_the_demo_points_at_doctor(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve"]) == 0
     assert "`paperbot doctor`" in capsys.readouterr().out
-
-
-def test_every_setting_is_in_env_example() -> None:
-    import re
-
-    from tests.conftest import REPO
-
-    read = set(re.findall(r'_get\("([A-Z_]+)"\)', (REPO / "bot" / "config.py").read_text(encoding="utf-8")))
-    example = (REPO / ".env.example").read_text(encoding="utf-8")
-    listed = set(re.findall(r"^#?([A-Z_]+)=", example, flags=re.MULTILINE))
-    assert {"PAPERBOT_BACKUPS", "PAPERBOT_LOG_FORMAT", "PAPERBOT_LOG_LEVEL"} <= read
-    assert read <= listed, sorted(read - listed)

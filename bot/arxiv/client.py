@@ -340,15 +340,16 @@ class _LibraryClient(arxiv.Client):  # type: ignore[misc]
         return self._owner._fetch_feed(url, self._call)
 
 
-def _logged_request(fetch: Callable[[ArxivClient, str, _Call], Any]) -> Callable[[ArxivClient, str, _Call], Any]:
-    """One log line per request to arXiv (retries included in it): ids or query, status, ms, retries."""
+def _logged_request(fetch: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps the method that fetches one query URL (its retries included): one log line per request to
+    arXiv with the ids or query, the status, the milliseconds and the retries."""
 
     @functools.wraps(fetch)
-    def logged(self: ArxivClient, url: str, call: _Call) -> Any:
+    def logged(self: ArxivClient, url: str, *args: Any, **kwargs: Any) -> Any:
         started, retries = time.perf_counter(), self.stats.retries
         status: object = 200
         try:
-            return fetch(self, url, call)
+            return fetch(self, url, *args, **kwargs)
         except ArxivError as error:
             status = error.status or type(error).__name__
             raise
