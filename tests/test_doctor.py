@@ -284,3 +284,43 @@ def test_a_refused_bot_token_still_checks_the_app_token(setup: Setup, capsys: py
     assert code == 1
     assert line(lines, "scopes").startswith("– ") and line(lines, "roundup channel").startswith("– ")
     assert line(lines, "Socket Mode").startswith("✓ ")
+
+
+# --- the fake's additions that doctor relies on, held to Slack's documented behaviour -------------------
+
+
+def test_fake_sends_granted_scopes_and_checks_them() -> None:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    with FakeSlack() as fake:
+        client = WebClient(token=BOT_TOKEN, base_url=fake.api_url)
+        assert "x-oauth-scopes" not in {k.lower() for k in client.auth_test().headers}  # not set: no header
+        fake.scopes = {"chat:write", "commands"}
+        headers = {k.lower(): v for k, v in client.auth_test().headers.items()}
+        assert headers["x-oauth-scopes"] == "chat:write,commands"
+        with pytest.raises(SlackApiError) as refused:
+            client.conversations_info(channel="C1")
+        assert refused.value.response["error"] == "missing_scope"
+        assert "channels:read" in refused.value.response["needed"]
+        fake.scopes.add("channels:read")
+        assert client.conversations_info(channel="C1")["channel"]["is_member"] is True
+
+
+@pytest.mark.parametrize(
+    ("token", "error"),
+    [("xapp-1-good", None), ("xapp-1-other", "invalid_auth"), (BOT_TOKEN, "not_allowed_token_type")],
+)
+def test_fake_opens_socket_mode_connections_only_for_its_app_tokens(token: str, error: str | None) -> None:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    with FakeSlack() as fake:
+        fake.app_tokens = {"xapp-1-good"}
+        client = WebClient(base_url=fake.api_url)
+        if error is None:
+            assert client.apps_connections_open(app_token=token)["url"].startswith("wss://")
+            return
+        with pytest.raises(SlackApiError) as refused:
+            client.apps_connections_open(app_token=token)
+        assert refused.value.response["error"] == error

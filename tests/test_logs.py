@@ -143,6 +143,21 @@ def test_one_line_per_slack_request(db_path: Path, caplog: pytest.LogCaptureFixt
     assert all("musiclm" not in r.getMessage() and "response" not in r.getMessage() for r in records)
 
 
+def test_a_listener_that_fails_is_logged_as_failed(
+    db_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("the search index is gone")
+
+    monkeypatch.setattr("bot.slack.listeners.commands.paper_reply", broken)  # nothing real fails on demand
+    caplog.set_level(logging.INFO)
+    with FakeSlack() as fake, running_bot(bot_settings(fake, db_path), fake) as bot:
+        status, answer = bot.command("musiclm")
+    assert status == 200 and "Sorry" in answer["text"]
+    (line,) = [r for r in caplog.records if r.name == "bot.slack.requests"]
+    assert line.fields["outcome"] == "failed"  # type: ignore[attr-defined]
+
+
 def test_one_line_per_arxiv_request_with_status_and_retries(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bot.arxiv.client")
     with FakeArxivAPI() as api:
