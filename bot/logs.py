@@ -8,7 +8,8 @@
 * redacts, in every line whatever library wrote it, the configured tokens and signing secret, anything
   shaped like a Slack token, ``response_url`` values (they let anyone answer as the bot for 30 minutes)
   and Socket Mode connection tickets: libraries log request bodies and headers at DEBUG;
-* demotes APScheduler's routine INFO lines ("Added job", "Running job") to DEBUG, and keeps slack_sdk's
+* demotes the routine INFO lines of APScheduler ("Added job", "Running job") and of the ``arxiv``
+  package ("Got first page") to DEBUG, and keeps slack_sdk's
   webhook client (which sends to ``response_url``) at INFO: each of its DEBUG lines is the URL.
 
 Nothing happens at import time; other commands than ``serve`` keep Python's default (warnings only).
@@ -34,7 +35,8 @@ _TICKET = re.compile(r"(ticket=)[^&\s'\"]+")  # a Socket Mode connection URL's o
 _RESPONSE_URL_FIELD = re.compile(r"""(["']?response_url["']?\s*[:=]\s*)(["']?)[^"'\s,&}]+\2""")
 _ENCODED_RESPONSE_URL = re.compile(r"(response_url=)[^&\s'\"]+")
 
-_DEMOTED_PREFIXES = ("apscheduler",)
+_DEMOTED = ("apscheduler", "arxiv")
+"""Libraries whose INFO lines are routine ("Added job", "Got first page"): shown only at DEBUG."""
 _NEVER_DEBUG = ("slack_sdk.webhook",)
 """Loggers whose DEBUG lines are all about a ``response_url`` (the URL is the line): kept at INFO."""
 
@@ -65,7 +67,7 @@ class _Demote(logging.Filter):
         self.threshold = threshold
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.INFO and record.name.startswith(_DEMOTED_PREFIXES):
+        if record.levelno == logging.INFO and record.name.split(".", 1)[0] in _DEMOTED:
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         return record.levelno >= self.threshold
 
