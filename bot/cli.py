@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
@@ -106,7 +107,40 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--month", type=_month, help="only the papers of this digest month, YYYY-MM")
     export.add_argument("--format", choices=("bibtex", "ris", "csljson"), default="bibtex", help="default: bibtex")
     export.set_defaults(handler=cmd_export)
+
+    doctor = commands.add_parser("doctor", help="check the set-up: settings, database, Slack, schedule, arXiv, backups")
+    doctor.set_defaults(handler=cmd_doctor)
+
+    backup = commands.add_parser("backup", help="write a consistent copy of the database (safe while serve runs)")
+    backup.add_argument(
+        "path", nargs="?", type=Path, metavar="PATH", help="where (default: data/backups/paperbot-YYYYMMDD-HHMMSS.db)"
+    )
+    backup.set_defaults(handler=cmd_backup)
     return parser
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    """One line per check; exit 1 when any failed."""
+    from bot.ops.doctor import run_checks, summary
+
+    results = run_checks(settings, Path.cwd() / ".env", lambda line: print(line, flush=True))
+    print(summary(results))
+    return 1 if any(result.status == "fail" for result in results) else 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    """A consistent copy of the database; PATH may be a folder (the default file name goes in it)."""
+    from bot.ops.backup import BackupError, backup_database, default_backup_path
+
+    target = args.path or default_backup_path(settings)
+    if args.path is not None and args.path.is_dir():
+        target = args.path / default_backup_path(settings).name
+    try:
+        backup = backup_database(settings.db_path, target)
+    except BackupError as error:
+        raise CommandError(str(error)) from None
+    print(f"backed up {settings.db_path} to {backup.path} ({backup.size:,} bytes)")
+    return 0
 
 
 def _channel(value: str) -> str:
@@ -188,6 +222,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
         return run_demo(settings)
     socket_mode = settings.slack_app_token is not None and not args.http
+    from bot.logs import setup_logging
+
+    setup_logging(settings)  # a malformed PAPERBOT_LOG_LEVEL / _FORMAT stops serve here
+    _ = settings.backups_kept  # and PAPERBOT_BACKUPS too, rather than the backup thread
     check_serve_settings(settings, socket_mode=socket_mode, scheduler=not args.no_scheduler)
     connect(settings.db_path)  # create and migrate before any listener thread opens it
     from bot.slack.server import StartupError, start_slack
@@ -197,7 +235,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             run = start_slack(settings, socket_mode=socket_mode, host=args.host, port=args.port)
     except StartupError as error:
         raise CommandError(str(error)) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     scheduler = None
     if not args.no_scheduler:
         from bot.roundup.schedule import next_roundup_line, start_scheduler
@@ -214,6 +251,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         target=run_background_enrichment, args=(settings, stop), name="paperbot-enrich", daemon=True
     ).start()
     threading.Thread(target=_deliver_waiting_notices, args=(settings,), name="paperbot-watches", daemon=True).start()
+    from bot.ops.backup import run_daily_backups
+
+    threading.Thread(target=run_daily_backups, args=(settings, stop), name="paperbot-backup", daemon=True).start()
     try:
         run()
     finally:

@@ -26,6 +26,18 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
 
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_BACKUPS = 7
+
+NO_CONNECTION_SETTING = (
+    "SLACK_SIGNING_SECRET is not set, and neither is SLACK_APP_TOKEN: paperbot needs one of them. "
+    "SLACK_APP_TOKEN (xapp-…, an app-level token with connections:write) runs it in Socket Mode, which "
+    "needs no public URL; SLACK_SIGNING_SECRET (Basic Information → App Credentials) runs it in HTTP mode, "
+    "where Slack sends requests to https://YOUR-HOST/slack/events (see .env.example)"
+)
+
+
 class ConfigError(Exception):
     """A setting a command needs is missing or malformed; the message names the variable."""
 
@@ -82,6 +94,8 @@ class Settings:
 
     def require_signing_secret(self) -> str:
         secret = self.slack_signing_secret
+        if secret is None and self.slack_app_token is None:
+            raise ConfigError(NO_CONNECTION_SETTING)
         if secret is None:
             raise ConfigError("SLACK_SIGNING_SECRET is not set (needed for HTTP mode; see .env.example)")
         return secret
@@ -135,6 +149,51 @@ class Settings:
                 f"ROUNDUP_TIMEZONE must be an IANA time zone such as Europe/Paris, got {name!r}"
             ) from None
 
+    # --- operations ----------------------------------------------------------------------------------
+    @property
+    def backups_kept(self) -> int:
+        """How many daily automatic backups ``serve`` keeps; 0 turns them off."""
+        raw = self._get("PAPERBOT_BACKUPS")
+        if raw is None:
+            return DEFAULT_BACKUPS
+        if not raw.isdigit() or int(raw) > 10_000:
+            raise ConfigError(f"PAPERBOT_BACKUPS must be a whole number from 0 (off) to 10000, got {raw!r}")
+        return int(raw)
+
+    @property
+    def log_format(self) -> str:
+        raw = (self._get("PAPERBOT_LOG_FORMAT") or "text").lower()
+        if raw not in LOG_FORMATS:
+            raise ConfigError(f"PAPERBOT_LOG_FORMAT must be 'text' or 'json', got {raw!r}")
+        return raw
+
+    @property
+    def log_level(self) -> str:
+        raw = (self._get("PAPERBOT_LOG_LEVEL") or "INFO").upper()
+        if raw not in LOG_LEVELS:
+            raise ConfigError(f"PAPERBOT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+        return raw
+
+    def secrets(self) -> tuple[str, ...]:
+        """The configured values that must never appear in a log line (tokens and the signing secret),
+        read raw so that even a malformed token is kept out."""
+        names = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
+        return tuple(value for name in names if (value := self._get(name)) is not None)
+
+    def problems(self) -> list[str]:
+        """Every setting read once: the one-line message of each that is malformed (empty: all parse)."""
+        found: list[str] = []
+        for name in _CHECKED_PROPERTIES:
+            try:
+                getattr(self, name)
+            except ConfigError as error:
+                found.append(str(error))
+        return found
+
+    def configured(self) -> list[str]:
+        """The names of the paperbot variables that have a value (never the values)."""
+        return sorted(name for name in self.values if name.startswith(_OUR_PREFIXES) and self._get(name) is not None)
+
     @property
     def admins(self) -> frozenset[str]:
         raw = self._get("PAPERBOT_ADMINS") or ""
@@ -143,6 +202,25 @@ class Settings:
         if bad:
             raise ConfigError(f"PAPERBOT_ADMINS must be comma-separated Slack user IDs, got {bad[0]!r}")
         return frozenset(ids)
+
+
+_CHECKED_PROPERTIES = (
+    "db_path",
+    "slack_bot_token",
+    "slack_signing_secret",
+    "slack_app_token",
+    "slack_api_url",
+    "arxiv_api_url",
+    "arxiv_delay_seconds",
+    "roundup_channel",
+    "roundup_schedule",
+    "roundup_timezone",
+    "admins",
+    "backups_kept",
+    "log_format",
+    "log_level",
+)
+_OUR_PREFIXES = ("PAPERBOT_", "SLACK_", "ARXIV_", "ROUNDUP_")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path | None = None) -> Settings:

@@ -32,7 +32,8 @@ paperbot is not connected to Slack (SLACK_BOT_TOKEN is not set). To connect it:
   3. Socket Mode (default): create an app-level token with connections:write -> SLACK_APP_TOKEN (xapp-...).
      HTTP mode instead: set SLACK_SIGNING_SECRET, run `paperbot serve --http`, and point the app's
      request URLs at https://YOUR-HOST/slack/events.
-  4. Put these in .env (see .env.example) or the environment, then run `paperbot serve` again."""
+  4. Put these in .env (see .env.example) or the environment, run `paperbot doctor` to check the set-up
+     (token, scopes, channel, connection; one line per check with the fix), then `paperbot serve` again."""
 
 DEMO_QUERIES = ("musiclm", "水印", "stylegn")
 

@@ -41,6 +41,19 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     yield
 
 
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """``paperbot serve`` run in-process installs its log handler on the root logger (bot.logs); take it
+    away after the test, so that no later test writes log lines to a closed capture stream."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @pytest.fixture
 def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "paperbot.db"

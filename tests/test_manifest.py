@@ -105,3 +105,28 @@ def test_every_declared_shortcut_view_and_event_is_handled(
         assert dispatch(event_body({"type": name, "user": "U1", "tab": "home", "event_ts": "1.1", **extra})) == 200
     fake.wait_for_calls("views.publish", 1)
     assert dispatch(interactive_body(shortcut_payload("not_ours"))) == 404
+
+
+def _without_http_settings(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest less what HTTP mode changes: Socket Mode, and the three request URLs."""
+    import copy
+
+    data = copy.deepcopy(manifest)
+    data["settings"].pop("socket_mode_enabled")
+    data["settings"]["event_subscriptions"].pop("request_url")
+    data["settings"]["interactivity"].pop("request_url")
+    for command in data["features"]["slash_commands"]:
+        command.pop("url")
+    return data
+
+
+def test_the_http_manifest_is_the_same_app_without_socket_mode(manifest: dict[str, Any]) -> None:
+    http: dict[str, Any] = yaml.safe_load((REPO / "manifest.http.yml").read_text(encoding="utf-8"))
+    assert http["settings"]["socket_mode_enabled"] is False
+    urls = [
+        http["settings"]["event_subscriptions"]["request_url"],
+        http["settings"]["interactivity"]["request_url"],
+        *(command["url"] for command in http["features"]["slash_commands"]),
+    ]
+    assert len(urls) == 3 and all(url == "https://paperbot.example.com/slack/events" for url in urls)
+    assert _without_http_settings(http) == _without_http_settings(manifest)

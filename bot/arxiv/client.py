@@ -33,6 +33,7 @@ Nothing here touches the database, and nothing runs at import time beyond defini
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import math
 import re
@@ -44,7 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 from xml.etree import ElementTree
 
 import arxiv
@@ -347,6 +348,35 @@ def title_query(title: str) -> str:
 # --- the client ----------------------------------------------------------------------------------------
 
 
+def _logged_request(fetch: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps the method that fetches one query URL (its retries included): one log line per request to
+    arXiv with the ids or query, the status, the milliseconds and the retries."""
+
+    @functools.wraps(fetch)
+    def logged(self: ArxivClient, url: str, *args: Any, **kwargs: Any) -> Any:
+        started, retries = time.perf_counter(), self.stats.retries
+        status: object = 200
+        try:
+            return fetch(self, url, *args, **kwargs)
+        except ArxivError as error:
+            status = error.status or type(error).__name__
+            raise
+        finally:
+            params = parse_qs(urlsplit(url).query)
+            what = (
+                f"ids {params['id_list'][0]}"
+                if params.get("id_list")
+                else f"query {params.get('search_query', [''])[0]}"
+            )
+            ms = (time.perf_counter() - started) * 1000
+            fields = {"arxiv": what[:300], "status": status, "ms": round(ms), "retries": self.stats.retries - retries}
+            log.info(
+                "arxiv %s: %s, %d ms, %d retries", what[:300], status, ms, fields["retries"], extra={"fields": fields}
+            )
+
+    return logged
+
+
 class _Transient(Exception):
     """A transport failure worth another try."""
 
@@ -465,6 +495,7 @@ class ArxivClient:
     def _backoff(self, attempt: int) -> float:
         return float(max(self.delay_seconds, 0.1) * 2 ** (attempt - 1))
 
+    @_logged_request
     def _fetch_feed(self, url: str, expect_entries: bool) -> tuple[list[str], list[ArxivEntry | str]]:
         """Fetch ``url`` politely and read its entries (see :func:`read_feed`); retry what is worth it."""
         for attempt in range(1, self.attempts + 1):

@@ -259,8 +259,16 @@ def post_roundup(
     roundup = load_roundup(db, month)
     claim = _claim(db, roundup, channel, owner, clock())
     if isinstance(claim, PostResult):
+        log.info("roundup %s to %s: %s", month, channel, claim.status)
         return claim
-    mark = checkpoint or (lambda step: None)
+
+    def mark(step: str) -> None:
+        if not step.startswith("sent "):  # "sent N" is followed at once by "reply N" (or "headline")
+            resumed = " (resuming an earlier attempt)" if step == "claimed" and claim.resumed else ""
+            log.info("roundup %s to %s: %s%s", month, channel, step, resumed, extra={"fields": {"step": step}})
+        if checkpoint is not None:
+            checkpoint(step)
+
     mark("claimed")
     try:
         pace = PACE_SECONDS if post_interval is None else post_interval

@@ -247,6 +247,12 @@ def start_scheduler(
 
     def job(fire_time: datetime | None = None, retry: int = 0) -> None:
         fired = fire_time or previous_fire_time(trigger, now().astimezone(timezone)) or now()
+        log.info(
+            "roundup: scheduler fired for %s (due %s%s)",
+            channel,
+            fired.isoformat(),
+            f", retry {retry}" if retry else "",
+        )
         db = thread_db(settings.db_path)
         result = run_scheduled_roundup(db, client_factory(), channel, fired, post_interval=post_interval)
         if result is not None and result.status in ("failed", "busy") and retry < len(RETRY_DELAYS):

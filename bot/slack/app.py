@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from bot.config import Settings
 from bot.slack.client import make_web_client
 from bot.slack.listeners import register_listeners
+from bot.slack.requestlog import LoggedApp
 from bot.slack.services import Services
 
 
@@ -27,7 +28,7 @@ def build_app(settings: Settings, *, socket_mode: bool = False, client: WebClien
     authenticates the WebSocket instead)."""
     secret = settings.slack_signing_secret if socket_mode else settings.require_signing_secret()
     services = Services(settings)
-    app = App(
+    app = LoggedApp(
         client=client or make_web_client(settings),
         signing_secret=secret or "",
         request_verification_enabled=not socket_mode,

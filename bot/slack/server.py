@@ -138,7 +138,9 @@ def start_slack(settings: Settings, *, socket_mode: bool, host: str, port: int) 
     try:
         app = build_app(settings, socket_mode=socket_mode)
     except BoltError as error:
-        raise StartupError(f"Slack refused SLACK_BOT_TOKEN ({error})") from None
+        from bot.slack.checks import explain_bolt_error
+
+        raise StartupError(f"Slack refused SLACK_BOT_TOKEN: {explain_bolt_error(error)}") from None
     except OSError as error:
         reason = getattr(error, "reason", None) or error
         raise StartupError(f"cannot reach Slack at {settings.slack_api_url} (SLACK_API_URL): {reason}") from None

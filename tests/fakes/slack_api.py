@@ -75,6 +75,7 @@ __all__ = [
     "BOT_ID",
     "BOT_TOKEN",
     "BOT_USER_ID",
+    "METHOD_SCOPES",
     "RESPONSE_URL_EXHAUSTED_ERROR",
     "RESPONSE_URL_MAX_USES",
     "TEAM_DOMAIN",
@@ -101,6 +102,12 @@ MethodHandler = Callable[[JSONDict], JSONDict]
 """A custom method implementation: receives the decoded params, returns the JSON answer (HTTP 200)."""
 
 T = TypeVar("T")
+
+METHOD_SCOPES: dict[str, tuple[str, ...]] = {
+    "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
+}
+"""Methods whose scopes the fake checks when ``FakeSlack.scopes`` is set (any one of them will do)."""
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 _JSON_FIELDS = ("blocks", "attachments", "metadata", "view", "unfurls", "user_auth_blocks")
 _KNOWN_BLOCK_TYPES = frozenset(
@@ -219,6 +226,13 @@ class FakeSlack:
       ``users.info`` objects (e.g. ``fake.channels["C1"] = {"name": "ml-papers"}``).
     * ``tokens``: ``None`` (accept any ``xoxb-``/``xoxp-`` token) or the set of accepted tokens.
     * ``validate_blocks``: check Block Kit limits (default True).
+    * ``scopes``: ``None`` (default: no ``X-OAuth-Scopes`` header, no scope checks) or the bot token's
+      granted scopes: every API answer then carries them in ``X-OAuth-Scopes`` (comma-separated, as
+      Slack sends them), and methods listed in :data:`METHOD_SCOPES` answer ``missing_scope`` (with
+      ``needed`` and ``provided``) unless one of their scopes is granted.
+    * ``app_tokens``: the app-level tokens (``xapp-…``) ``apps.connections.open`` accepts (default
+      none: Socket Mode connections are refused with ``invalid_auth``); a bot token there answers
+      ``not_allowed_token_type``. The answer's ``url`` is a ``wss://`` URL nothing listens on.
     """
 
     def __init__(
@@ -239,6 +253,8 @@ class FakeSlack:
         self.users: dict[str, JSONDict] = {}
         self.tokens: set[str] | None = set(tokens) if tokens is not None else None
         self.validate_blocks = validate_blocks
+        self.scopes: set[str] | None = None
+        self.app_tokens: set[str] = set()
         self.server_errors: list[BaseException] = []
 
         self._clock = clock
@@ -276,6 +292,7 @@ class FakeSlack:
             "views.push": self._views_push,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
+            "apps.connections.open": self._apps_connections_open,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -604,7 +621,7 @@ class FakeSlack:
         else:
             if fault is not None and self._stopping.wait(fault.seconds):
                 return None  # stopped while delaying: drop the connection
-            reply = (200, self._dispatch(method, params, headers), {})
+            reply = (200, self._dispatch(method, params, headers), self._scope_headers(method))
         with self._lock:
             call.status, call.response = reply[0], reply[1]
         return reply
@@ -614,9 +631,14 @@ class FakeSlack:
             handler = self._custom.get(method) or self._builtin.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method", "req_method": method}
-        auth_error = self._auth_error(headers, params)
+        auth_error = (
+            self._app_auth_error(headers, params) if method in _APP_TOKEN_METHODS else self._auth_error(headers, params)
+        )
         if auth_error is not None:
             return {"ok": False, "error": auth_error}
+        scope_error = self._scope_error(method)
+        if scope_error is not None:
+            return scope_error
         try:
             return handler(params)
         except _SlackError as exc:
@@ -930,6 +952,31 @@ class FakeSlack:
         }
         info.update(copy.deepcopy(self.channels.get(channel, {})))
         return {"ok": True, "channel": info}
+
+    def _apps_connections_open(self, params: JSONDict) -> JSONDict:
+        return {"ok": True, "url": f"wss://127.0.0.1:9/link/?ticket={secrets.token_hex(8)}&app_id={APP_ID}"}
+
+    def _scope_headers(self, method: str) -> dict[str, str]:
+        if self.scopes is None or method in _APP_TOKEN_METHODS:
+            return {}
+        return {"X-OAuth-Scopes": ",".join(sorted(self.scopes))}
+
+    def _scope_error(self, method: str) -> JSONDict | None:
+        needed = METHOD_SCOPES.get(method)
+        if self.scopes is None or needed is None or self.scopes & set(needed):
+            return None
+        provided = ",".join(sorted(self.scopes))
+        return {"ok": False, "error": "missing_scope", "needed": ",".join(needed), "provided": provided}
+
+    def _app_auth_error(self, headers: dict[str, str], params: JSONDict) -> str | None:
+        auth = headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else str(params.get("token") or "").strip()
+        if not token:
+            return "not_authed"
+        if not token.startswith("xapp-"):
+            return "not_allowed_token_type"
+        return None if token in self.app_tokens else "invalid_auth"
 
     def _users_info(self, params: JSONDict) -> JSONDict:
         user = params.get("user")

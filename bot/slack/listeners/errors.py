@@ -12,8 +12,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import BoltResponse
+from slack_bolt import BoltContext, BoltResponse
 from slack_bolt.context.respond import Respond
+
+from bot.slack.requestlog import FAILED
 
 APOLOGY = "Sorry, something went wrong on paperbot's side. It has been logged; please try again in a minute."
 
@@ -31,10 +33,11 @@ def report(error: BaseException, body: dict[str, Any]) -> None:
     log.error("listener failed (%s from %s): %s", kind, user, error, exc_info=error)
 
 
-def handle_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+def handle_error(error: Exception, body: dict[str, Any], context: BoltContext) -> BoltResponse:
     """``@app.error``: the apology is the HTTP answer itself: an ephemeral message for a slash command,
     an error under the modal's first input for a modal submission (the only answer a modal accepts)."""
     report(error, body)
+    context[FAILED] = True  # the request's log line says "failed"
     payload: dict[str, Any] = {"response_type": "ephemeral", "text": APOLOGY}
     if body.get("type") == "view_submission":
         inputs = [b.get("block_id") for b in (body.get("view") or {}).get("blocks") or [] if b.get("type") == "input"]
