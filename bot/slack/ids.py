@@ -30,11 +30,37 @@ SHORTCUT_GLOBAL = "suggest_paper"
 VIEW_SUGGEST = "suggest_submit"
 """The suggest modal's callback id."""
 
-ACTIONS = (ACTION_OPEN, ACTION_SHARE, ACTION_FULL_SUMMARY, ACTION_VOTE, ACTION_REMOVE, ACTION_LINK)
+ACTION_UNFURL_SUGGEST = "unfurl_suggest"
+"""*Suggest for roundup* on the unfurl of an arXiv paper no digest has: the suggest modal; value: arXiv id."""
+
+ACTIONS = (
+    ACTION_OPEN,
+    ACTION_SHARE,
+    ACTION_FULL_SUMMARY,
+    ACTION_VOTE,
+    ACTION_REMOVE,
+    ACTION_UNFURL_SUGGEST,
+    ACTION_LINK,
+)
 SHORTCUTS: tuple[str, ...] = (SHORTCUT_MESSAGE, SHORTCUT_GLOBAL)
 VIEWS: tuple[str, ...] = (VIEW_SUGGEST,)
-EVENTS: tuple[str, ...] = ("app_home_opened",)
+EVENTS: tuple[str, ...] = ("app_home_opened", "link_shared", "app_mention", "message.im")
+"""Manifest event names; ``message.im`` reaches Bolt as a ``message`` event with ``channel_type: im``."""
 
-BOT_SCOPES = ("commands", "chat:write", "channels:history", "groups:history", "im:write")
+UNFURL_DOMAINS: tuple[str, ...] = ("arxiv.org",)
+"""Slack sends ``link_shared`` for links to these domains (subdomains such as www. and export. included)."""
+
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "channels:history",
+    "groups:history",
+    "im:write",
+    "links:read",
+    "links:write",
+    "app_mentions:read",
+    "im:history",
+)
 """chat:write posts; the history scopes let the roundup find its own messages after a crash; im:write
-sends suggesters a direct message after the modal."""
+sends suggesters a direct message after the modal; links:read and links:write receive arXiv links and
+unfurl them; app_mentions:read and im:history receive mentions and direct messages."""

@@ -16,13 +16,14 @@ from bot.slack.ids import (
     ACTION_OPEN,
     ACTION_REMOVE,
     ACTION_SHARE,
+    ACTION_UNFURL_SUGGEST,
     ACTION_VOTE,
     COMMAND,
     SHORTCUT_GLOBAL,
     SHORTCUT_MESSAGE,
     VIEW_SUGGEST,
 )
-from bot.slack.listeners import actions, commands, errors, suggesting
+from bot.slack.listeners import actions, commands, conversation, errors, suggesting, unfurls
 
 
 def register_listeners(app: App) -> None:
@@ -45,3 +46,12 @@ def register_listeners(app: App) -> None:
     app.shortcut(SHORTCUT_GLOBAL)(ack=suggesting.ack_shortcut, lazy=[errors.in_background(suggesting.open_empty)])
     app.view(VIEW_SUGGEST)(ack=suggesting.submit_ack, lazy=[errors.in_background(suggesting.submit_work)])
     app.event("app_home_opened")(ack=suggesting.ack_event, lazy=[errors.in_background(suggesting.home_opened)])
+    app.event("link_shared")(ack=unfurls.ack_event, lazy=[errors.in_background(unfurls.unfurl_links)])
+    app.action(ACTION_UNFURL_SUGGEST)(ack=actions.ack_action, lazy=[errors.in_background(unfurls.suggest_from_unfurl)])
+    app.event("app_mention")(ack=conversation.ack_event, lazy=[errors.in_background(conversation.on_mention)])
+    app.event({"type": "message", "subtype": (None, "thread_broadcast")})(
+        ack=conversation.ack_event, lazy=[errors.in_background(conversation.on_direct_message)]
+    )
+    # Keep last: every other message event (edits, deletions, other subtypes) is acknowledged and ignored,
+    # so Slack does not retry it; listeners for particular subtypes (file_share) must come before this one.
+    app.event("message")(conversation.ack_event)
