@@ -314,6 +314,7 @@ def m040_conversation(db: sqlite_utils.Database) -> None:
     db.executescript(
         """
         -- A message paperbot answered (a mention or a direct message): the first delivery claims it.
+        -- WITHOUT ROWID: the key is the table, so a claim writes one B-tree (it is on every event's path).
         CREATE TABLE handled_messages (
             team TEXT NOT NULL,
             channel TEXT NOT NULL,
@@ -322,18 +323,16 @@ def m040_conversation(db: sqlite_utils.Database) -> None:
             event_id TEXT,
             user_id TEXT,
             handled_at TEXT NOT NULL,            -- ISO 8601, UTC
-            UNIQUE (team, channel, ts)
-        );
-        CREATE INDEX handled_messages_at ON handled_messages(handled_at);
+            PRIMARY KEY (team, channel, ts)
+        ) WITHOUT ROWID;
         -- A link_shared event paperbot unfurled: (channel, message ts), or ('COMPOSER', unfurl_id).
         CREATE TABLE handled_unfurls (
             team TEXT NOT NULL,
             channel TEXT NOT NULL,
             ts TEXT NOT NULL,
             handled_at TEXT NOT NULL,
-            UNIQUE (team, channel, ts)
-        );
-        CREATE INDEX handled_unfurls_at ON handled_unfurls(handled_at);
+            PRIMARY KEY (team, channel, ts)
+        ) WITHOUT ROWID;
         -- Ids arXiv answered "no such paper" for (unfurls skip them for a while).
         CREATE TABLE arxiv_misses (
             arxiv_id TEXT PRIMARY KEY,

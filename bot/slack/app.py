@@ -28,6 +28,19 @@ WEB_API_TIMEOUT_SECONDS = 10
 """Per-request deadline of Web API calls (slack_sdk's default is 30 s)."""
 
 
+class SharedWebClient(WebClient):
+    """A WebClient that Bolt's lazy listeners share instead of deep-copying.
+
+    Bolt deep-copies each request's context for every lazy listener, and the context holds the client four
+    times (``client``, ``say``, ``complete``, ``fail``): ~0.1 ms per event on the unfurl path. A WebClient is
+    configuration only (every call opens its own connection), and Bolt already shares it between request
+    threads, so the lazy copy can share it too.
+    """
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SharedWebClient:
+        return self
+
+
 def make_web_client(settings: Settings, token: str | None = None, *, retries: bool = True) -> WebClient:
     """A Web API client for ``SLACK_API_URL`` that retries 429 (honouring ``Retry-After``, at most 3
     times), 5xx (twice) and connection errors (twice).
@@ -44,7 +57,7 @@ def make_web_client(settings: Settings, token: str | None = None, *, retries: bo
         if retries
         else []
     )
-    return WebClient(
+    return SharedWebClient(
         token=token or settings.require_slack_bot_token(),
         base_url=settings.slack_api_url,
         timeout=WEB_API_TIMEOUT_SECONDS,

@@ -9,11 +9,13 @@ Link unfurls are recorded the same way in a table of their own (a message may ho
 arXiv link, and both deserve their answer): ``(team, channel, message ts)`` for a posted message,
 ``(team, "COMPOSER", unfurl_id)`` for a link still in the composer.
 
-Rows older than :data:`KEEP` are pruned as new ones come in: Slack stops redelivering after minutes.
+Rows older than :data:`KEEP` are pruned every :data:`PRUNE_EVERY` claims: Slack stops redelivering after
+minutes.
 """
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
@@ -22,6 +24,8 @@ from bot.db import write_transaction
 
 KEEP = timedelta(days=7)
 """How long a handled message is remembered (Slack's last retry comes minutes after the first try)."""
+PRUNE_EVERY = 100
+"""Old rows are deleted by one claim in this many, at random (a scan: not on every event's path)."""
 
 
 def _now() -> datetime:
@@ -43,25 +47,29 @@ def claim_message(
     same message already claimed it (then do nothing)."""
     moment = now or _now()
     with write_transaction(db):
-        inserted = db.execute(
+        cursor = db.execute(
             "INSERT OR IGNORE INTO handled_messages (team, channel, ts, event_type, event_id, user_id, handled_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [team, channel, ts, event_type, event_id, user_id, moment.isoformat()],
-        ).rowcount
-        db.execute("DELETE FROM handled_messages WHERE handled_at < ?", [(moment - KEEP).isoformat()])
-    return bool(inserted)
+        )
+        inserted = cursor.rowcount > 0
+        if inserted and random.randrange(PRUNE_EVERY) == 0:
+            db.execute("DELETE FROM handled_messages WHERE handled_at < ?", [(moment - KEEP).isoformat()])
+    return inserted
 
 
 def claim_unfurl(db: sqlite_utils.Database, team: str, channel: str, ts: str, *, now: datetime | None = None) -> bool:
     """Record that the links of ``(team, channel, ts)`` are being unfurled; ``False`` for a redelivery."""
     moment = now or _now()
     with write_transaction(db):
-        inserted = db.execute(
+        cursor = db.execute(
             "INSERT OR IGNORE INTO handled_unfurls (team, channel, ts, handled_at) VALUES (?, ?, ?, ?)",
             [team, channel, ts, moment.isoformat()],
-        ).rowcount
-        db.execute("DELETE FROM handled_unfurls WHERE handled_at < ?", [(moment - KEEP).isoformat()])
-    return bool(inserted)
+        )
+        inserted = cursor.rowcount > 0
+        if inserted and random.randrange(PRUNE_EVERY) == 0:
+            db.execute("DELETE FROM handled_unfurls WHERE handled_at < ?", [(moment - KEEP).isoformat()])
+    return inserted
 
 
 def handled_count(db: sqlite_utils.Database) -> int:
