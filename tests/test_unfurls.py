@@ -238,12 +238,28 @@ def test_a_redelivered_link_shared_is_unfurled_once(bot: RunningBot, db_path: Pa
         headers = {"X-Slack-Retry-Num": retry, "X-Slack-Retry-Reason": "http_timeout"} if retry else None
         status, _, _ = post(bot.events_url, body, SIGNING_SECRET, headers=headers)
         assert status == 200
-    bot.fake.wait_for_calls("chat.unfurl")
-    db = connect(db_path)
-    bot.fake.wait_for(
-        lambda: db.execute("SELECT count(*) FROM handled_unfurls").fetchone()[0] == 1, message="the record"
-    )
+    bot.app.listener_runner.listener_executor.shutdown(wait=True)  # every delivery's lazy half has run
     assert len(bot.fake.calls("chat.unfurl")) == 1
+    assert connect(db_path).execute("SELECT count(*) FROM handled_unfurls").fetchone()[0] == 1
+
+
+def test_full_summary_clicked_without_a_response_url_answers_the_clicker_alone(bot: RunningBot, db_path: Path) -> None:
+    paper = catalog.find_by_arxiv_id(connect(db_path), "2301.11325")
+    assert paper is not None
+    click = block_actions_payload(ACTION_FULL_SUMMARY, str(paper.paper_id), user_id="U0CAROL", channel_id=CHANNEL)
+    del click["response_url"]
+    click["container"] = {
+        "type": "message_attachment",
+        "message_ts": "1.2",
+        "channel_id": CHANNEL,
+        "is_app_unfurl": True,
+    }
+    status, _, _ = post(bot.events_url, interactive_body(click), SIGNING_SECRET)
+    assert status == 200
+    [call] = bot.fake.wait_for_calls("chat.postEphemeral")
+    assert call.params["user"] == "U0CAROL" and call.params["channel"] == CHANNEL
+    assert "与最近使用连续扩散模型" in unfurl_text(call.params)
+    assert bot.fake.calls("chat.postMessage") == []
 
 
 def test_vote_on_a_suggested_papers_unfurl_toggles_it_and_redraws_the_unfurl(bot: RunningBot, db_path: Path) -> None:
