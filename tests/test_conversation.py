@@ -359,3 +359,22 @@ def test_serve_http_unfurls_and_answers_mentions_in_a_subprocess(tmp_path: Path,
             proc.wait(timeout=15)
         assert proc.returncode == 0 or proc.returncode == -15, proc.returncode
         assert len(fake.calls("chat.postMessage")) == 1
+
+
+def test_a_mention_whose_answer_fails_gets_an_apology_to_its_author_alone(
+    bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot.fake.error("chat.postMessage", "fatal_error")
+    with caplog.at_level(logging.ERROR, logger="bot.slack.listeners"):
+        send(bot, mention_event(f"{ME} tracr", channel=CHANNEL, user_id="U0ALICE"))
+        drain(bot.app)
+    [apology] = bot.fake.calls("chat.postEphemeral")
+    assert apology.params["user"] == "U0ALICE" and "Sorry, something went wrong" in apology.params["text"]
+    assert any(record.exc_info for record in caplog.records)
+
+
+def test_mention_text_is_read_once_unescaped_and_shown_escaped_once(bot: RunningBot) -> None:
+    send(bot, mention_event(f"{ME} R&amp;D &lt;b&gt; zzzqqq", channel=CHANNEL))
+    [call] = bot.fake.wait_for_calls("chat.postMessage")
+    text = text_of(call.params)
+    assert "R&amp;D &lt;b&gt; zzzqqq" in text and "&amp;amp;" not in text and "<b>" not in text

@@ -24,6 +24,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.attachments import Attachment
 from slack_sdk.models.blocks import Block
 from slack_sdk.webhook import WebhookResponse
@@ -34,6 +35,7 @@ from bot.slack.blocks import Message
 from bot.slack.deliveries import claim_message
 from bot.slack.ids import COMMAND
 from bot.slack.listeners import commands
+from bot.slack.listeners.errors import APOLOGY
 from bot.slack.services import Services
 from bot.slack.unfurl_blocks import compact_card, compact_choices, mention_help
 
@@ -152,10 +154,10 @@ def run_as_command(
         commands.paper_command_work(body=command, respond=respond, context=command_context, client=client)
 
 
-def mention_reply(services: Services, query: str) -> Message:
-    """The public answer to ``@paperbot QUERY`` (a search)."""
-    db = services.db()
-    result = search(db, commands.command_text({"text": query}))
+def mention_reply(services: Services, text: str) -> Message:
+    """The public answer to ``@paperbot QUERY`` (a search); ``text`` as Slack sent it (entities escaped)."""
+    query = commands.command_text({"text": text})
+    result = search(services.db(), query)
     if result.kind == "winner":
         return compact_card(result.papers[0])
     if result.kind == "choices":
@@ -200,18 +202,23 @@ def on_mention(body: dict[str, Any], respond: Respond, context: BoltContext, cli
         return
     team = str(body.get("team_id") or "")
     text = query_text(str(event.get("text") or ""), context.bot_user_id)
-    if _is_direct(event):
-        run_as_command(services, client, event, team, text, private=False)
-        return
     channel, user = str(event["channel"]), str(event.get("user"))
     thread_ts = str(event.get("thread_ts") or event["ts"])
-    head = text.partition(" ")[0].lower()
-    if head in ("", "help", "-h", "--help", "?"):
-        post(client, channel, user, thread_ts, mention_help().payload(), private=False)
-    elif head in SUB_COMMANDS:
-        run_as_command(services, client, event, team, text, private=True)
-    else:
-        post(client, channel, user, thread_ts, mention_reply(services, text).payload(), private=False)
+    direct = _is_direct(event)
+    try:
+        if direct:
+            run_as_command(services, client, event, team, text, private=False)
+            return
+        head = text.partition(" ")[0].lower()
+        if head in ("", "help", "-h", "--help", "?"):
+            post(client, channel, user, thread_ts, mention_help().payload(), private=False)
+        elif head in SUB_COMMANDS:
+            run_as_command(services, client, event, team, text, private=True)
+        else:
+            post(client, channel, user, thread_ts, mention_reply(services, text).payload(), private=False)
+    except Exception:
+        _apologise(client, event, private=not direct)
+        raise
 
 
 def on_direct_message(body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
@@ -223,4 +230,19 @@ def on_direct_message(body: dict[str, Any], respond: Respond, context: BoltConte
     if not _claim(services, body, event):
         return
     text = query_text(str(event.get("text") or ""), context.bot_user_id)
-    run_as_command(services, client, event, str(body.get("team_id") or ""), text, private=False)
+    try:
+        run_as_command(services, client, event, str(body.get("team_id") or ""), text, private=False)
+    except Exception:
+        _apologise(client, event, private=False)
+        raise
+
+
+def _apologise(client: WebClient, event: Mapping[str, Any], *, private: bool) -> None:
+    """Tell the author that their message failed (to them alone in a channel); the caller re-raises, so the
+    failure is logged with its traceback (``errors.in_background``)."""
+    channel, user = str(event.get("channel")), str(event.get("user"))
+    thread_ts = event.get("thread_ts") or (event.get("ts") if private else None)
+    try:
+        post(client, channel, user, str(thread_ts) if thread_ts else None, {"text": APOLOGY}, private=private)
+    except SlackApiError as error:
+        log.warning("could not apologise in %s: %s", channel, error)

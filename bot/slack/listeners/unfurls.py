@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlite_utils
-from slack_bolt import BoltContext
+from slack_bolt import Ack, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -50,7 +50,7 @@ COMPOSER = "COMPOSER"
 NOT_AN_ID = "That button does not name an arXiv paper."
 
 
-def ack_event(ack: Any) -> None:
+def ack_event(ack: Ack) -> None:
     ack()
 
 
