@@ -12,12 +12,15 @@ from typing import Any
 
 import pytest
 
+from bot.arxiv.cache import ArxivPaper
 from bot.arxiv.ids import ArxivRef
 from bot.db import connect
 from bot.digest import catalog
 from bot.digest.store import load_file
 from bot.slack.ids import ACTION_FULL_SUMMARY, ACTION_UNFURL_SUGGEST, ACTION_VOTE
+from bot.digest.catalog import PaperView
 from bot.slack.listeners.unfurls import arxiv_links
+from bot.slack.unfurl_blocks import arxiv_unfurl, compact_card, digest_unfurl, first_sentence, month_name
 from bot.suggestions import model as suggestions
 from tests.conftest import SHIPPED_DIGEST
 from tests.fakes.arxiv_api import FakeArxivAPI
@@ -31,6 +34,7 @@ from tests.fakes.signing import (
     post,
 )
 from tests.fakes.slack_api import FakeSlack
+from tests.helpers import strings
 
 CHANNEL = "C0PAPERS"
 MUSICLM = "https://arxiv.org/abs/2301.11325"
@@ -322,3 +326,33 @@ def test_link_shared_without_a_paper_link_is_acknowledged_and_ignored(bot: Runni
     ):
         assert share(bot, event) == 200
     assert bot.fake.calls("chat.unfurl") == []
+
+
+def test_unfurls_and_compact_cards_stay_inside_slacks_limits_whatever_the_text() -> None:
+    nasty = "<!channel> & <@U1> " * 400
+    paper = PaperView(
+        paper_id=1,
+        arxiv_id="2301.11325",
+        digest_title=nasty,
+        arxiv_title=None,
+        authors=tuple(nasty.split("&")[:50]),
+        authors_truncated=False,
+        month="2023-01",
+        position=1,
+        summary=nasty + "。" + nasty,
+        project_url=None,
+        incomplete_link=None,
+    )
+    payloads = [
+        digest_unfurl(paper),
+        arxiv_unfurl(ArxivPaper("2301.11325", nasty, (nasty,), nasty)),
+        {"blocks": list(compact_card(paper).blocks)},
+    ]
+    for payload in payloads:
+        assert len(payload["blocks"]) <= 5
+        for value in strings(payload):
+            assert len(value) <= 3000 and "<!channel>" not in value and "<@U1>" not in value
+    assert month_name("2023-01") == "January 2023" and month_name("2023-13") == "2023-13"
+    assert first_sentence("First one. Second one.") == "First one."
+    assert first_sentence("- 第一句。第二句。") == "第一句。"
+    assert first_sentence("Version 2.0 of the model. Next.") == "Version 2.0 of the model."

@@ -26,6 +26,9 @@ Unfurl = dict[str, Any]
 
 GIST_CHARS = 300
 """The first sentence of a summary, or of an abstract, is cut at this many characters."""
+GIST_ESCAPED_CHARS = 900
+"""Room for a gist once escaped (``&`` becomes ``&amp;``): with the title and authors, a section stays
+under Slack's 3,000 characters and is never cut inside an entity or a link."""
 MAX_AUTHORS = 3
 BOT_NAME = "@paperbot"
 
@@ -106,7 +109,7 @@ def digest_unfurl(paper: PaperView) -> Unfurl:
     blocks: list[Block] = [
         section(f"{title_link(paper)}\n{fit(authors_line(paper, MAX_AUTHORS), 400)}"),
         context(f"📚 *{mrkdwn.escape(digest_place(paper))}*"),
-        section(mrkdwn.escape(summary)),
+        section(fit(summary, GIST_ESCAPED_CHARS)),
         context(f"`{COMMAND} {fit(query, 60)}` for the rest"),
         actions(button("Full summary", ACTION_FULL_SUMMARY, str(paper.paper_id)), block_id=f"unfurl_{paper.paper_id}"),
     ]
@@ -119,7 +122,7 @@ def suggestion_unfurl(suggestion: Suggestion) -> Unfurl:
     lines = [_linked_title(suggestion.abs_url, suggestion.title or f"arXiv {suggestion.arxiv_id}")]
     lines.append(fit(_names(suggestion.authors) if suggestion.authors else "Authors not known yet", 400))
     if suggestion.abstract:
-        lines.append(mrkdwn.escape(first_sentence(suggestion.abstract)))
+        lines.append(fit(first_sentence(suggestion.abstract), GIST_ESCAPED_CHARS))
     blocks: list[Block] = [
         section("\n".join(lines)),
         context(f"Suggested by {mrkdwn.user(suggestion.suggested_by)} · {_votes(suggestion.votes)}"),
@@ -132,7 +135,7 @@ def arxiv_unfurl(paper: ArxivPaper) -> Unfurl:
     """Any other arXiv paper: its title, authors and the gist of its abstract, and *Suggest for roundup*."""
     lines = [_linked_title(paper.abs_url, paper.title or f"arXiv {paper.arxiv_id}"), fit(_names(paper.authors), 400)]
     if paper.abstract.strip():
-        lines.append(mrkdwn.escape(first_sentence(paper.abstract)))
+        lines.append(fit(first_sentence(paper.abstract), GIST_ESCAPED_CHARS))
     facts = f"arXiv {mrkdwn.escape(paper.arxiv_id)}"
     if paper.primary_category:
         facts += f" · {mrkdwn.escape(paper.primary_category)}"
@@ -162,7 +165,7 @@ def compact_card(paper: PaperView) -> Message:
     blocks: tuple[Block, ...] = (
         section(f"{title_link(paper)}\n{fit(authors_line(paper, MAX_AUTHORS), 400)}"),
         context(facts),
-        section(mrkdwn.escape(gist)),
+        section(fit(gist, GIST_ESCAPED_CHARS)),
         actions(*buttons, block_id=f"compact_{paper.paper_id}"),
     )
     return Message(text=f"{fit(paper.title, 300)} ({fit(digest_place(paper), 60)})", blocks=blocks)
