@@ -61,3 +61,15 @@ def test_arxiv_misses_are_remembered_for_a_day(tmp_path: Path) -> None:
     assert cache.recent_misses(db, ["2312.99999"], now=T0 + cache.MISS_TTL + timedelta(minutes=1)) == set()
     cache.record_misses(db, ["2312.99999"], now=T0 + timedelta(days=2))  # asked again: remembered anew
     assert cache.recent_misses(db, ["2312.99999"], now=T0 + timedelta(days=2, hours=1)) == {"2312.99999"}
+
+
+def test_lazy_listener_copies_share_the_web_api_client(tmp_path: Path) -> None:
+    import copy
+
+    from bot.config import Settings
+    from bot.slack.app import make_web_client
+
+    client = make_web_client(Settings(values={"SLACK_BOT_TOKEN": "xoxb-1", "PAPERBOT_DB": str(tmp_path / "x.db")}))
+    context = {"client": client, "nested": [client]}
+    copied = copy.deepcopy(context)
+    assert copied["client"] is client and copied["nested"][0] is client and copied["nested"] is not context["nested"]
