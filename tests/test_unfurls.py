@@ -204,12 +204,15 @@ def test_ten_links_each_handled_on_its_own(bot: RunningBot, arxiv: FakeArxivAPI)
     assert all(call.ok for call in calls), [call.response for call in calls]
     # First what paperbot knows by itself, then what arXiv had: one entry per link, never an empty one.
     assert list(calls[0].params["unfurls"]) == links[:3]
-    assert list(calls[1].params["unfurls"]) == links[3:5]
+    assert "|arXiv 2305.00042>" in unfurl_text(calls[0].params["unfurls"][links[2]])  # arXiv had not answered yet
+    # The second call also completes the suggestion, whose title arXiv had not given yet.
+    assert list(calls[1].params["unfurls"]) == [*links[3:5], links[2]]
     unfurls = bot.fake.unfurls(CHANNEL, ts)
-    assert "Suggested by <@U0ALICE> · 1 vote" in unfurl_text(unfurls[links[2]])
+    suggested = unfurl_text(unfurls[links[2]])
+    assert "Suggested by <@U0ALICE> · 1 vote" in suggested and "arXiv 2305.00042" not in suggested
     assert "Maldacena" in unfurl_text(unfurls[links[4]])
     assert "<!channel>" not in json.dumps(unfurls)
-    assert [r.id_list for r in arxiv.requests] == [["2305.00001", "hep-th/9711200", UNKNOWN]]
+    assert [r.id_list for r in arxiv.requests] == [["2305.00001", "hep-th/9711200", UNKNOWN, SUGGESTED]]
     assert bot.fake.calls("chat.postMessage") == [] and bot.fake.calls("chat.postEphemeral") == []
 
     # Another message with the same papers: arXiv is not asked again (cache, and the known miss).
@@ -270,7 +273,7 @@ def test_vote_on_a_suggested_papers_unfurl_toggles_it_and_redraws_the_unfurl(bot
     url = f"https://arxiv.org/abs/{SUGGESTED}v1"
     ts = posted_message(bot.fake, f"<{url}>")
     share(bot, link_shared_event([url], channel=CHANNEL, message_ts=ts))
-    bot.fake.wait_for_calls("chat.unfurl")
+    bot.fake.wait_for_calls("chat.unfurl", 2)  # at once, then completed with arXiv's title
     [vote] = [e for b in bot.fake.unfurls(CHANNEL, ts)[url]["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert vote["action_id"] == ACTION_VOTE  # the suggestion card's own button and handler
     click = block_actions_payload(ACTION_VOTE, vote["value"], user_id="U0CAROL", channel_id=CHANNEL)
@@ -285,8 +288,8 @@ def test_vote_on_a_suggested_papers_unfurl_toggles_it_and_redraws_the_unfurl(bot
     }
     status, _, _ = post(bot.events_url, interactive_body(click), SIGNING_SECRET)
     assert status == 200
-    calls = bot.fake.wait_for_calls("chat.unfurl", 2)
-    assert "2 votes" in unfurl_text(calls[1].params["unfurls"][url])
+    calls = bot.fake.wait_for_calls("chat.unfurl", 3)
+    assert "2 votes" in unfurl_text(calls[2].params["unfurls"][url])
     suggestion = suggestions.find_open(connect(db_path), SUGGESTED)
     assert suggestion is not None and set(suggestion.voters) == {"U0ALICE", "U0CAROL"}
 

@@ -97,14 +97,20 @@ def arxiv_links(event: Mapping[str, Any]) -> list[tuple[str, ArxivRef]]:
 
 def local_unfurl(db: sqlite_utils.Database, arxiv_id: str) -> Unfurl | None:
     """The unfurl of a paper paperbot knows without asking arXiv: in a digest, suggested, or cached."""
+    return _local(db, arxiv_id)[0]
+
+
+def _local(db: sqlite_utils.Database, arxiv_id: str) -> tuple[Unfurl | None, bool]:
+    """:func:`local_unfurl`, and whether arXiv's metadata would complete it (a suggestion whose title
+    arXiv has not given yet)."""
     paper = catalog.find_by_arxiv_id(db, arxiv_id)
     if paper is not None:
-        return digest_unfurl(paper)
+        return digest_unfurl(paper), False
     suggestion = suggestions.find_open(db, arxiv_id)
     if suggestion is not None:
-        return suggestion_unfurl(suggestion)
+        return suggestion_unfurl(suggestion), suggestion.title is None
     entry = cached(db, [arxiv_id]).get(arxiv_id)
-    return arxiv_unfurl(entry) if entry is not None else None
+    return (arxiv_unfurl(entry) if entry is not None else None), False
 
 
 def _send(client: WebClient, address: Mapping[str, str], unfurls: dict[str, Unfurl]) -> bool:
@@ -140,24 +146,36 @@ def unfurl_links(body: dict[str, Any], respond: Respond, context: BoltContext, c
     address = target[1]
     ready: dict[str, Unfurl] = {}
     remote: list[tuple[str, ArxivRef]] = []
+    incomplete: list[tuple[str, ArxivRef]] = []
     for url, ref in links:
-        unfurl = local_unfurl(db, ref.id)
+        unfurl, lacks_metadata = _local(db, ref.id)
         if unfurl is None:
             remote.append((url, ref))
         else:
             ready[url] = unfurl
+            if lacks_metadata:
+                incomplete.append((url, ref))
     if ready:
         _send(client, address, ready)
-    if remote:
-        _unfurl_from_arxiv(services, client, address, remote)
+    if remote or incomplete:
+        _unfurl_from_arxiv(services, client, address, remote, incomplete)
 
 
 def _unfurl_from_arxiv(
-    services: Services, client: WebClient, address: Mapping[str, str], links: Sequence[tuple[str, ArxivRef]]
+    services: Services,
+    client: WebClient,
+    address: Mapping[str, str],
+    links: Sequence[tuple[str, ArxivRef]],
+    incomplete: Sequence[tuple[str, ArxivRef]],
 ) -> None:
+    """Look up what the cache lacks; unfurl the papers arXiv has, and redraw the suggestions it completed."""
     db = services.db()
-    fetched = fetch_missing(db, services.settings, [ref.id for _, ref in links])
+    fetched = fetch_missing(db, services.settings, [ref.id for _, ref in (*links, *incomplete)])
     found = {url: arxiv_unfurl(fetched.papers[ref.id]) for url, ref in links if ref.id in fetched.papers}
+    for url, ref in incomplete:
+        unfurl = local_unfurl(db, ref.id) if ref.id in fetched.papers else None
+        if unfurl is not None:
+            found[url] = unfurl
     if found:
         _send(client, address, found)
 
