@@ -359,3 +359,9 @@ def test_unfurls_and_compact_cards_stay_inside_slacks_limits_whatever_the_text()
     assert first_sentence("First one. Second one.") == "First one."
     assert first_sentence("- 第一句。第二句。") == "第一句。"
     assert first_sentence("Version 2.0 of the model. Next.") == "Version 2.0 of the model."
+
+
+def test_a_flood_of_links_is_cut_at_twenty_and_each_url_counts_once() -> None:
+    urls = [f"https://arxiv.org/abs/2305.{n:05d}" for n in range(1, 101)]
+    found = arxiv_links({"links": [{"url": url} for url in [urls[0], *urls]]})
+    assert [url for url, _ in found] == urls[:19]  # the first 20 links, one of them a repeat
