@@ -228,19 +228,24 @@ class RecordingSocket:
 def test_a_mention_redelivered_in_socket_mode_gets_one_reply(fake: FakeSlack, db_path: Path) -> None:
     settings = bot_settings(fake, db_path, SLACK_APP_TOKEN="xapp-1-test")
     app = build_app(settings, socket_mode=True)
-    handler = SocketModeHandler(app, "xapp-1-test")  # Bolt's adapter; nothing connects until connect()
+    # Bolt's Socket Mode adapter, as `paperbot serve` uses it; it does not connect until connect(), and the
+    # envelopes are handed to it as its WebSocket client would, with Slack's retry_attempt/retry_reason.
+    handler = SocketModeHandler(app, "xapp-1-test")
     socket = RecordingSocket()
     envelope = json.loads(event_body(mention_event(f"{ME} tracr", channel=CHANNEL)))
-    for attempt, reason in ((None, None), (1, "timeout"), (2, "timeout")):
-        request = SocketModeRequest(
-            type="events_api",
-            envelope_id=str(uuid.uuid4()),
-            payload=envelope,
-            accepts_response_payload=False,
-            retry_attempt=attempt,
-            retry_reason=reason,
-        )
-        handler.handle(socket, request)  # type: ignore[arg-type]
+    try:
+        for attempt, reason in ((None, None), (1, "timeout"), (2, "timeout")):
+            request = SocketModeRequest(
+                type="events_api",
+                envelope_id=str(uuid.uuid4()),
+                payload=envelope,
+                accepts_response_payload=False,
+                retry_attempt=attempt,
+                retry_reason=reason,
+            )
+            handler.handle(socket, request)  # type: ignore[arg-type]
+    finally:
+        handler.close()
     assert len(socket.sent) == 3  # every envelope acknowledged
     drain(app)
     assert len(fake.calls("chat.postMessage")) == 1 and count_handled(db_path) == 1
