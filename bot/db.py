@@ -437,6 +437,41 @@ def m050_reference_search(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m040_conversation(db: sqlite_utils.Database) -> None:
+    """Exactly one answer per message (mentions, direct messages, link unfurls), whatever Slack redelivers,
+    and arXiv ids that arXiv does not have, so that unfurling them again does not ask arXiv again."""
+    db.executescript(
+        """
+        -- A message paperbot answered (a mention or a direct message): the first delivery claims it.
+        -- WITHOUT ROWID: the key is the table, so a claim writes one B-tree (it is on every event's path).
+        CREATE TABLE handled_messages (
+            team TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            ts TEXT NOT NULL,                    -- the message's ts
+            event_type TEXT NOT NULL,            -- app_mention | message: which delivery claimed it
+            event_id TEXT,
+            user_id TEXT,
+            handled_at TEXT NOT NULL,            -- ISO 8601, UTC
+            PRIMARY KEY (team, channel, ts)
+        ) WITHOUT ROWID;
+        -- A link_shared event paperbot unfurled: (channel, message ts), or ('COMPOSER', unfurl_id).
+        CREATE TABLE handled_unfurls (
+            team TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            handled_at TEXT NOT NULL,
+            PRIMARY KEY (team, channel, ts)
+        ) WITHOUT ROWID;
+        -- Ids arXiv answered "no such paper" for (unfurls skip them for a while).
+        CREATE TABLE arxiv_misses (
+            arxiv_id TEXT PRIMARY KEY,
+            checked_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 _local = threading.local()
 
 

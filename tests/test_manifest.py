@@ -19,6 +19,9 @@ from tests.fakes.signing import (
     block_actions_payload,
     event_body,
     interactive_body,
+    link_shared_event,
+    mention_event,
+    message_event,
     shortcut_payload,
     signed_headers,
     slash_command_body,
@@ -31,6 +34,17 @@ from tests.fakes.slack_api import FakeSlack
 def manifest() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load((REPO / "manifest.yml").read_text(encoding="utf-8"))
     return data
+
+
+def sample_event(name: str) -> dict[str, Any]:
+    """An event as Slack sends it for a manifest ``bot_events`` name (``message.im`` is a ``message``)."""
+    samples: dict[str, dict[str, Any]] = {
+        "app_home_opened": {"type": "app_home_opened", "user": "U1", "tab": "home", "event_ts": "1.1"},
+        "link_shared": link_shared_event(["https://arxiv.org/abs/2301.11325"]),
+        "app_mention": mention_event("<@U0BOT> help"),
+        "message.im": message_event("help"),
+    }
+    return samples[name]
 
 
 @pytest.fixture
@@ -99,10 +113,7 @@ def test_every_declared_shortcut_view_and_event_is_handled(
         values = {"paper": {"arxiv_id": {"type": "plain_text_input", "value": "nope"}}}
         assert dispatch(interactive_body(view_submission_payload(callback_id, values))) == 200
     for event in manifest["settings"]["event_subscriptions"]["bot_events"]:
-        # message.im delivers "message" events; a DM'd file is the "file_share" subtype.
-        extra = {"subtype": "file_share", "channel_type": "im", "files": []} if event == "message.im" else {}
-        name = event.split(".")[0]
-        assert dispatch(event_body({"type": name, "user": "U1", "tab": "home", "event_ts": "1.1", **extra})) == 200
+        assert dispatch(event_body(sample_event(event))) == 200, event
     fake.wait_for_calls("views.publish", 1)
     assert dispatch(interactive_body(shortcut_payload("not_ours"))) == 404
 
@@ -130,3 +141,34 @@ def test_the_http_manifest_is_the_same_app_without_socket_mode(manifest: dict[st
     ]
     assert len(urls) == 3 and all(url == "https://paperbot.example.com/slack/events" for url in urls)
     assert _without_http_settings(http) == _without_http_settings(manifest)
+
+
+def test_manifest_declares_the_conversation_surfaces(manifest: dict[str, Any]) -> None:
+    """Unfurls, mentions and direct messages: the domain, every scope and event they need, the messages tab."""
+    assert manifest["features"]["unfurl_domains"] == list(surfaces.UNFURL_DOMAINS) == ["arxiv.org"]
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"links:read", "links:write", "app_mentions:read", "im:history", "chat:write"} <= scopes
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"link_shared", "app_mention", "message.im"} <= events
+    home = manifest["features"]["app_home"]
+    assert home["messages_tab_enabled"] is True and home["messages_tab_read_only_enabled"] is False
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        message_event("edited", subtype="message_changed", user_id=None),
+        message_event("", subtype="message_deleted", user_id=None),
+        message_event("from a bot", subtype="bot_message", user_id=None, bot_id="B0OTHER"),
+        message_event("a file", subtype="file_share"),
+        message_event("in a channel", channel="C1", channel_type="channel"),
+        message_event("<@U0BOT> hi", channel="C1", channel_type="channel"),
+        mention_event("<@U0BOT> hi", bot_id="B0OTHER"),
+        {"type": "message", "channel": "D1", "event_ts": "1.1"},
+    ],
+)
+def test_every_delivery_of_a_subscribed_event_gets_a_2xx(settings: Settings, event: dict[str, Any]) -> None:
+    """An event answered with 404 is retried by Slack: even the ones paperbot ignores are acknowledged."""
+    app = build_app(settings)
+    body = event_body(event)
+    assert app.dispatch(BoltRequest(body=body, headers=signed_headers(body, SIGNING_SECRET))).status == 200

@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.config import Settings
 from bot.roundup.post import SlackFailure
 from bot.slack.blocks import Message
+from bot.slack.webclient_sharing import SharedWebClient
 
 WEB_API_TIMEOUT_SECONDS = 10
 """Per-request deadline of Web API calls (slack_sdk's default is 30 s)."""
@@ -42,7 +43,7 @@ def make_web_client(settings: Settings, token: str | None = None, *, retries: bo
         if retries
         else []
     )
-    return WebClient(
+    return SharedWebClient(
         token=token or settings.require_slack_bot_token(),
         base_url=settings.slack_api_url,
         timeout=WEB_API_TIMEOUT_SECONDS,

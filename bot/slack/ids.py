@@ -44,6 +44,9 @@ SHORTCUT_GLOBAL = "suggest_paper"
 VIEW_SUGGEST = "suggest_submit"
 """The suggest modal's callback id."""
 
+ACTION_UNFURL_SUGGEST = "unfurl_suggest"
+"""*Suggest for roundup* on the unfurl of an arXiv paper no digest has: the suggest modal; value: arXiv id."""
+
 ACTIONS = (
     ACTION_OPEN,
     ACTION_SHARE,
@@ -52,14 +55,31 @@ ACTIONS = (
     ACTION_REMOVE,
     ACTION_LOAD_REPLACE,
     ACTION_LOAD_CANCEL,
+    ACTION_UNFURL_SUGGEST,
     ACTION_LINK,
 )
 CARD_ACTIONS = (ACTION_ABSTRACT, ACTION_CITE, ACTION_RELATED, ACTION_OPEN_CITED)
 SHORTCUTS: tuple[str, ...] = (SHORTCUT_MESSAGE, SHORTCUT_GLOBAL)
 VIEWS: tuple[str, ...] = (VIEW_SUGGEST,)
-EVENTS: tuple[str, ...] = ("app_home_opened", "message.im")
+EVENTS: tuple[str, ...] = ("app_home_opened", "link_shared", "app_mention", "message.im")
+"""Manifest event names; ``message.im`` reaches Bolt as a ``message`` event with ``channel_type: im``."""
 
-BOT_SCOPES = ("commands", "chat:write", "channels:history", "groups:history", "im:write", "files:read", "im:history")
+UNFURL_DOMAINS: tuple[str, ...] = ("arxiv.org",)
+"""Slack sends ``link_shared`` for links to these domains (subdomains such as www. and export. included)."""
+
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "channels:history",
+    "groups:history",
+    "im:write",
+    "files:read",
+    "im:history",
+    "links:read",
+    "links:write",
+    "app_mentions:read",
+)
 """chat:write posts; the history scopes let the roundup find its own messages after a crash; im:write
-sends suggesters a direct message after the modal; im:history (the message.im event) and files:read let
-admins send digest files to the bot in a DM."""
+sends suggesters a direct message after the modal; im:history (the message.im event) receives direct
+messages, and with files:read lets admins send digest files to the bot in a DM; links:read and
+links:write receive arXiv links and unfurl them; app_mentions:read receives mentions."""

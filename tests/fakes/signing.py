@@ -34,6 +34,9 @@ __all__ = [
     "block_actions_payload",
     "event_body",
     "interactive_body",
+    "link_shared_event",
+    "mention_event",
+    "message_event",
     "post",
     "shortcut_payload",
     "sign",
@@ -272,6 +275,130 @@ def event_body(
         "event_context": secrets.token_hex(16),
     }
     return json.dumps(envelope)
+
+
+def _ts() -> str:
+    """A fresh message ts shaped like Slack's (``seconds.micros``), unique in this process."""
+    return f"{time.time():.0f}.{next(_counter):06d}"
+
+
+def link_shared_event(
+    urls: list[str],
+    *,
+    channel: str = "C123",
+    user_id: str = "U123",
+    message_ts: str | None = None,
+    thread_ts: str | None = None,
+    composer: bool = False,
+    team_id: str = TEAM_ID,
+) -> dict[str, Any]:
+    """A ``link_shared`` event (https://api.slack.com/events/link_shared) for ``urls``, as Slack sends it
+    for a posted message, or, with ``composer``, for links still in the message composer: then ``channel``
+    is ``COMPOSER``, and ``message_ts`` and ``unfurl_id`` are the same opaque id (not a timestamp)."""
+    event: dict[str, Any] = {
+        "type": "link_shared",
+        "user": user_id,
+        "is_bot_user_member": True,
+        "links": [{"domain": _domain(url), "url": url} for url in urls],
+        "event_ts": _ts(),
+    }
+    if composer:
+        opaque = f"{user_id}-{secrets.token_hex(8)}-{secrets.token_hex(16)}"
+        event.update(channel="COMPOSER", message_ts=opaque, unfurl_id=opaque, source="composer")
+    else:
+        ts = message_ts or _ts()
+        event.update(
+            channel=channel,
+            message_ts=ts,
+            unfurl_id=f"{channel}.{ts.replace('.', '')}.{secrets.token_hex(32)}",
+            source="conversations_history",
+        )
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+    return event
+
+
+def _domain(url: str) -> str:
+    host = url.split("://", 1)[-1].split("/", 1)[0].lower()
+    parts = host.split(".")
+    return ".".join(parts[-2:]) if len(parts) >= 2 else host
+
+
+def _rich_text(text: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "rich_text",
+            "block_id": secrets.token_hex(2),
+            "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}],
+        }
+    ]
+
+
+def mention_event(
+    text: str,
+    *,
+    channel: str = "C123",
+    user_id: str = "U123",
+    ts: str | None = None,
+    thread_ts: str | None = None,
+    team_id: str = TEAM_ID,
+    bot_id: str | None = None,
+) -> dict[str, Any]:
+    """An ``app_mention`` event (https://api.slack.com/events/app_mention); ``text`` as Slack sends it
+    (the mention is ``<@BOT_USER_ID>``, ``&``, ``<``, ``>`` escaped as entities)."""
+    event: dict[str, Any] = {
+        "type": "app_mention",
+        "user": user_id,
+        "text": text,
+        "ts": ts or _ts(),
+        "client_msg_id": secrets.token_hex(16),
+        "team": team_id,
+        "channel": channel,
+        "blocks": _rich_text(text),
+    }
+    event["event_ts"] = event["ts"]
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    if bot_id:
+        event.update(bot_id=bot_id)
+    return event
+
+
+def message_event(
+    text: str,
+    *,
+    channel: str = "D123",
+    channel_type: str = "im",
+    user_id: str | None = "U123",
+    ts: str | None = None,
+    thread_ts: str | None = None,
+    subtype: str | None = None,
+    bot_id: str | None = None,
+    team_id: str = TEAM_ID,
+) -> dict[str, Any]:
+    """A ``message`` event (https://api.slack.com/events/message.im): a direct message by default;
+    ``subtype`` / ``bot_id`` for bot messages, edits and the like."""
+    event: dict[str, Any] = {
+        "type": "message",
+        "text": text,
+        "ts": ts or _ts(),
+        "team": team_id,
+        "channel": channel,
+        "channel_type": channel_type,
+    }
+    event["event_ts"] = event["ts"]
+    if user_id is not None:
+        event["user"] = user_id
+        event["client_msg_id"] = secrets.token_hex(16)
+        event["blocks"] = _rich_text(text)
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    if subtype:
+        event["subtype"] = subtype
+    if bot_id:
+        event["bot_id"] = bot_id
+        event.setdefault("app_id", "A0OTHER")
+    return event
 
 
 def url_verification_body(challenge: str = "challenge-token") -> str:

@@ -271,6 +271,7 @@ class FakeSlack:
         self._messages: dict[str, list[JSONDict]] = {}
         self._views: dict[str, JSONDict] = {}
         self._home_views: dict[str, str] = {}
+        self._unfurls: dict[tuple[str, str], dict[str, JSONDict]] = {}
         self._last_ts = 0
         self._id_counter = 0
         self._files: dict[str, tuple[str, bytes, str, bool]] = {}
@@ -293,6 +294,7 @@ class FakeSlack:
             "views.update": self._views_update,
             "views.publish": self._views_publish,
             "apps.connections.open": self._apps_connections_open,
+            "chat.unfurl": self._chat_unfurl,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -371,6 +373,7 @@ class FakeSlack:
             self._messages.clear()
             self._views.clear()
             self._home_views.clear()
+            self._unfurls.clear()
 
     def messages(self, channel: str) -> list[JSONDict]:
         """Copies of the messages stored in ``channel`` (oldest first, thread replies included, with
@@ -388,6 +391,12 @@ class FakeSlack:
         with self._lock:
             view_id = self._home_views.get(user_id)
             return copy.deepcopy(self._views[view_id]) if view_id else None
+
+    def unfurls(self, channel: str, ts: str) -> dict[str, JSONDict]:
+        """The unfurls ``chat.unfurl`` attached to a message (``channel``, ``ts``), or to a link still in
+        the composer (``"composer"``, ``unfurl_id``): URL -> ``{"blocks": [...]}``, later calls merged in."""
+        with self._lock:
+            return copy.deepcopy(self._unfurls.get((channel, ts), {}))
 
     def describe(self) -> str:
         """A human-readable summary of the recorded calls (used in timeout messages)."""
@@ -853,6 +862,38 @@ class FakeSlack:
             msg["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts()}
             rendered = self._render(msg, True)
         return {"ok": True, "channel": channel, "ts": msg_ts, "text": rendered["text"], "message": rendered}
+
+    def _chat_unfurl(self, params: JSONDict) -> JSONDict:
+        """``chat.unfurl``: ``channel`` + ``ts`` (a posted message) or ``unfurl_id`` + ``source`` (the
+        composer), never a mix; ``unfurls`` maps URLs to ``{"blocks": [...]}`` (at most 50 blocks each).
+        When the message is in the store, every URL must appear in its text (else ``cannot_unfurl_url``),
+        as Slack matches the keys against the message."""
+        channel, ts = params.get("channel"), params.get("ts")
+        unfurl_id, source = params.get("unfurl_id"), params.get("source")
+        if channel and ts and not unfurl_id:
+            key = (self._channel(params), str(ts))
+        elif unfurl_id and source and not channel and not ts:
+            if source not in ("composer", "conversations_history"):
+                raise _invalid_arguments("source must be composer or conversations_history")
+            key = ("composer", str(unfurl_id))
+        else:
+            raise _SlackError("invalid_arguments", response_metadata={"messages": ["channel+ts or unfurl_id+source"]})
+        unfurls = params.get("unfurls")
+        if not isinstance(unfurls, dict) or not unfurls:
+            raise _SlackError("invalid_unfurls_format")
+        for url, unfurl in unfurls.items():
+            if not isinstance(unfurl, dict):
+                raise _SlackError("invalid_unfurls_format")
+            blocks = unfurl.get("blocks") if self.validate_blocks else None
+            if blocks is not None and (errors := _block_errors(blocks, f"/unfurls/{url}/blocks", _MAX_MESSAGE_BLOCKS)):
+                raise _SlackError("invalid_blocks", errors=errors)
+        with self._lock:
+            if key[0] != "composer":
+                msg = _find(self._messages.get(key[0], []), key[1])
+                if msg is not None and any(url not in str(msg.get("text", "")) for url in unfurls):
+                    raise _SlackError("cannot_unfurl_url")
+            self._unfurls.setdefault(key, {}).update(copy.deepcopy(unfurls))
+        return {"ok": True}
 
     def _chat_delete(self, params: JSONDict) -> JSONDict:
         channel = self._channel(params)

@@ -22,13 +22,14 @@ from bot.slack.ids import (
     ACTION_RELATED,
     ACTION_REMOVE,
     ACTION_SHARE,
+    ACTION_UNFURL_SUGGEST,
     ACTION_VOTE,
     COMMAND,
     SHORTCUT_GLOBAL,
     SHORTCUT_MESSAGE,
     VIEW_SUGGEST,
 )
-from bot.slack.listeners import actions, card_actions, commands, errors, files, suggesting
+from bot.slack.listeners import actions, card_actions, commands, conversation, errors, files, suggesting, unfurls
 
 
 def register_listeners(app: App) -> None:
@@ -61,3 +62,12 @@ def register_listeners(app: App) -> None:
     app.action(ACTION_CITE)(ack=actions.ack_action, lazy=[errors.in_background(card_actions.cite)])
     app.action(ACTION_RELATED)(ack=actions.ack_action, lazy=[errors.in_background(card_actions.related)])
     app.action(ACTION_OPEN_CITED)(ack=actions.ack_action, lazy=[errors.in_background(card_actions.open_cited)])
+    app.event("link_shared")(ack=unfurls.ack_event, lazy=[errors.in_background(unfurls.unfurl_links)])
+    app.action(ACTION_UNFURL_SUGGEST)(ack=actions.ack_action, lazy=[errors.in_background(unfurls.suggest_from_unfurl)])
+    app.event("app_mention")(ack=conversation.ack_event, lazy=[errors.in_background(conversation.on_mention)])
+    app.event({"type": "message", "subtype": (None, "thread_broadcast")})(
+        ack=conversation.ack_event, lazy=[errors.in_background(conversation.on_direct_message)]
+    )
+    # Keep last: every other message event (edits, deletions, other subtypes) is acknowledged and ignored,
+    # so Slack does not retry it; listeners for particular subtypes (file_share) must come before this one.
+    app.event("message")(conversation.ack_event)

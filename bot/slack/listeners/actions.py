@@ -34,18 +34,26 @@ def _answer(
     body: dict[str, Any], respond: Respond, context: BoltContext, message: blocks.Message, **options: Any
 ) -> None:
     """Answer through ``response_url``; once Slack refuses it (5 uses or 30 minutes: 404), tell the user
-    with an ephemeral message, or a direct message where the bot is not in the channel."""
+    with an ephemeral message, or a direct message where the bot is not in the channel. A click without a
+    ``response_url`` (a button in a link unfurl may come without one) gets the answer that way at once."""
+    if not body.get("response_url"):
+        _tell_directly(body, context, message.payload())
+        return
     result = respond(**options, **message.payload())
     if result.status_code == 200:
         return
     log.warning("response_url refused (%s %s)", result.status_code, result.body)
     if result.status_code != 404:
         raise RuntimeError(f"Slack refused the answer (HTTP {result.status_code}): {result.body}")
-    channel = (body.get("channel") or {}).get("id")
+    _tell_directly(body, context, blocks.notice(EXPIRED).payload())
+
+
+def _tell_directly(body: dict[str, Any], context: BoltContext, notice: dict[str, Any]) -> None:
+    """An ephemeral message to the clicking user in the channel, or a direct message failing that."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     user = (body.get("user") or {}).get("id")
     if not user:
         return
-    notice = blocks.notice(EXPIRED).payload()
     try:
         if channel:
             context.client.chat_postEphemeral(channel=channel, user=user, **notice)

@@ -21,6 +21,7 @@ from bot.digest import catalog
 from bot.slack import blocks, mrkdwn
 from bot.slack.blocks import Message
 from bot.slack.listeners.errors import ACCEPTED
+from bot.slack.listeners.unfurls import refresh_unfurl
 from bot.slack.services import Services
 from bot.suggestions import model as suggestions
 from bot.suggestions.blocks import home_view, suggest_modal, suggestion_card, suggestion_list
@@ -207,6 +208,8 @@ def vote(body: dict[str, Any], respond: Respond, context: BoltContext, client: W
     elif (body.get("container") or {}).get("is_ephemeral"):
         listing = suggestion_list(suggestions.open_suggestions(services.db()))
         respond(response_type="ephemeral", replace_original=True, **listing.payload())
+    elif container == "message_attachment":  # the Vote button of an arXiv link's unfurl
+        refresh_unfurl(services, client, body)
 
 
 def remove(body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
