@@ -17,10 +17,11 @@ from bot.arxiv.ids import ArxivRef
 from bot.db import connect
 from bot.digest import catalog
 from bot.digest.catalog import PaperView
+from bot.digest.months import month_name
 from bot.digest.store import load_file
 from bot.slack.ids import ACTION_FULL_SUMMARY, ACTION_UNFURL_SUGGEST, ACTION_VOTE
 from bot.slack.listeners.unfurls import arxiv_links
-from bot.slack.unfurl_blocks import arxiv_unfurl, compact_card, digest_unfurl, first_sentence, month_name
+from bot.slack.unfurl_blocks import arxiv_unfurl, compact_card, digest_unfurl, first_sentence
 from bot.suggestions import model as suggestions
 from tests.conftest import SHIPPED_DIGEST
 from tests.fakes.arxiv_api import FakeArxivAPI

@@ -22,6 +22,15 @@ MONTH_NAMES: dict[str, int] = {
 }
 """English month names and their three-letter abbreviations, case-folded."""
 
+
+def month_name(month: str) -> str:
+    """``2023-01`` → ``January 2023`` (English whatever the locale); anything else as it is."""
+    year, _, number = month.partition("-")
+    if year.isdigit() and number.isdigit() and 1 <= int(number) <= 12:
+        return f"{_FULL_NAMES[int(number) - 1].capitalize()} {year}"
+    return month
+
+
 _CHINESE_NUMBERS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _YEAR = r"(?P<year>(?:19|20)\d{2})"
 _NUMBER = r"(?P<month>\d{1,2})"

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.digest.catalog import DigestView, PaperView
+from bot.digest.months import month_name
 from bot.slack import mrkdwn
 from bot.slack.blocks import (
     SECTION_LIMIT,
@@ -49,25 +50,6 @@ def gist(summary: str, limit: int = GIST_CHARS) -> str:
     match = re.match(r"(.+?[。！？!?]|.+?\.(?=\s|$))", first)
     sentence = match.group(1) if match else first
     return mrkdwn.truncate(sentence.strip(), limit)
-
-
-def month_name(month: str) -> str:
-    names = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ]
-    year, number = month.split("-")
-    return f"{names[int(number) - 1]} {year}"
 
 
 def _paper_line(paper: PaperView) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.arxiv.cache import ArxivPaper
 from bot.digest.catalog import PaperView
+from bot.digest.months import month_name
 from bot.search.terms import nicknames
 from bot.slack import mrkdwn
 from bot.slack.blocks import Block, Message, actions, authors_line, button, context, fit, section, title_link
@@ -32,29 +33,7 @@ under Slack's 3,000 characters and is never cut inside an entity or a link."""
 MAX_AUTHORS = 3
 BOT_NAME = "@paperbot"
 
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 _SENTENCE_END = re.compile(r"[。！？!?]|\.(?=\s|$)")
-
-
-def month_name(month: str) -> str:
-    """``2023-01`` → ``January 2023`` (English whatever the locale); anything else as it is."""
-    year, _, number = month.partition("-")
-    if year.isdigit() and number.isdigit() and 1 <= int(number) <= 12:
-        return f"{_MONTHS[int(number) - 1]} {year}"
-    return month
 
 
 def digest_place(paper: PaperView) -> str:
