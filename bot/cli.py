@@ -140,6 +140,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     socket_mode = settings.slack_app_token is not None and not args.http
     check_serve_settings(settings, socket_mode=socket_mode, scheduler=not args.no_scheduler)
     connect(settings.db_path)  # create and migrate before any listener thread opens it
+    from bot.db import pin_database
+
+    pin_database(settings.db_path)  # from now on: this file, or none (never a fresh empty one)
     with _quiet_libraries():
         run = _start_slack(settings, args, socket_mode)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -150,7 +153,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
         scheduler = start_scheduler(settings, lambda: make_web_client(settings, retries=False))
     from bot.arxiv.enrich import run_background_enrichment
+    from bot.slack.followups import start_followups
 
+    workers = start_followups(settings)
     stop = threading.Event()
     threading.Thread(
         target=run_background_enrichment, args=(settings, stop), name="paperbot-enrich", daemon=True
@@ -159,6 +164,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         run()
     finally:
         stop.set()
+        workers.stop()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
     return 0

@@ -6,6 +6,8 @@ Migrations run under ``BEGIN IMMEDIATE`` so two processes opening a new database
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -17,12 +19,47 @@ import sqlite_utils
 
 BUSY_TIMEOUT_SECONDS = 30.0
 """How long a writer waits for another process's transaction before giving up."""
+USER_BUSY_SECONDS = 1.0
+"""How long a user's action waits for another writer (:func:`user_write`): well inside Slack's 3 s."""
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = sqlite_utils.Migrations("paperbot")
 
 
 class DatabaseError(Exception):
     """The database cannot be opened or migrated; the message names the file and the reason."""
+
+
+class DatabaseProblem(DatabaseError):
+    """A write (or, for :class:`DatabaseUnavailable`, any use) that the database refused for a reason the
+    user should hear about; ``user_message`` says it in one sentence. Nothing was recorded."""
+
+    user_message = "paperbot's database refused this, so nothing was recorded. Please tell an admin."
+
+
+class DatabaseBusy(DatabaseProblem):
+    """Another connection held the write lock past the busy timeout."""
+
+    user_message = "paperbot is busy, try again in a moment. (Nothing was recorded.)"
+
+
+class DatabaseFull(DatabaseProblem):
+    """The disk (or the database's ``max_page_count``) is full."""
+
+    user_message = "paperbot's disk is full, so this was not recorded. Please tell an admin."
+
+
+class DatabaseReadOnly(DatabaseProblem):
+    """The file, its directory or the file system is read-only."""
+
+    user_message = "paperbot's database is read-only, so this was not recorded. Please tell an admin."
+
+
+class DatabaseUnavailable(DatabaseProblem):
+    """The file ``serve`` started with was deleted, moved or replaced: paperbot stops using it."""
+
+    user_message = "paperbot's database is unavailable. Please tell an admin."
 
 
 @MIGRATIONS()
@@ -307,20 +344,174 @@ def m008_search_version(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m010_outbox(db: sqlite_utils.Database) -> None:
+    """Work promised to a user after the ack (arXiv lookups, card posts and redraws, messages), kept until
+    done so that a restart or a failure resumes it (bot.outbox)."""
+    db.executescript(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,                  -- what to do, e.g. 'suggestion.publish'
+            lane TEXT NOT NULL,                  -- which workers run it: 'arxiv' | 'slack'
+            payload TEXT NOT NULL,               -- JSON
+            once_key TEXT UNIQUE,                -- a repeated Slack delivery enqueues nothing more
+            merge_key TEXT,                      -- pending jobs with one key are one job (a card redraw)
+            status TEXT NOT NULL DEFAULT 'pending',  -- pending | done | failed
+            attempts INTEGER NOT NULL DEFAULT 0,
+            due_at REAL NOT NULL,                -- unix time it may run next
+            lease_until REAL,                    -- unix time: claimed by a worker until then
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE INDEX outbox_due ON outbox(lane, status, due_at);
+        CREATE UNIQUE INDEX outbox_merge ON outbox(merge_key) WHERE status = 'pending' AND lease_until IS NULL;
+        """
+    )
+
+
 _local = threading.local()
+
+_pinned: dict[str, tuple[int, int]] = {}
+"""Databases that must stay the file they were (``serve``): path -> (device, inode) at start."""
+_gone: dict[str, str] = {}
+"""Pinned databases found deleted or replaced: path -> what happened. Sticky until restart."""
+_pin_lock = threading.Lock()
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that remembers the path it was opened on, to check a pinned database before a write."""
+
+    path = ""
+
+
+def pin_database(path: Path | str) -> None:
+    """From now on the database at ``path`` must stay the file it is now (same device and inode).
+
+    ``serve`` calls this once the database is open: if the file is deleted, moved or replaced while it
+    runs, paperbot stops using it (:class:`DatabaseUnavailable`), says so once in the log and in
+    ``/healthz``, and never creates a fresh empty database in its place."""
+    info = os.stat(path)
+    with _pin_lock:
+        _pinned[str(path)] = (info.st_dev, info.st_ino)
+        _gone.pop(str(path), None)
+
+
+def unpin_database(path: Path | str) -> None:
+    """Forget :func:`pin_database` (a test that pins, then moves on)."""
+    with _pin_lock:
+        _pinned.pop(str(path), None)
+        _gone.pop(str(path), None)
+
+
+def check_identity(path: Path | str) -> None:
+    """Raise :class:`DatabaseUnavailable` when a pinned database is no longer the file it was."""
+    key = str(path)
+    expected = _pinned.get(key)
+    if expected is None:
+        return
+    problem = _gone.get(key)
+    if problem is None:
+        try:
+            info = os.stat(key)
+        except FileNotFoundError:
+            problem = "was deleted or moved away"
+        except OSError as error:
+            problem = f"cannot be checked ({error})"
+        else:
+            if (info.st_dev, info.st_ino) != expected:
+                problem = "was replaced by another file (a different inode or device)"
+        if problem is None:
+            return
+        with _pin_lock:
+            first = key not in _gone
+            _gone.setdefault(key, problem)
+        if first:
+            log.error(
+                "database %s %s while paperbot was running: paperbot stopped using it and will not create a"
+                " new one; restore the file (or point PAPERBOT_DB at the right one) and restart paperbot",
+                key,
+                problem,
+            )
+    raise DatabaseUnavailable(f"database {key} (PAPERBOT_DB) {problem}")
+
+
+def database_health() -> list[str]:
+    """What is wrong with the pinned databases (empty when nothing is): for ``/healthz``."""
+    problems = []
+    for key in list(_pinned):
+        try:
+            check_identity(key)
+        except DatabaseUnavailable as error:
+            problems.append(str(error))
+    return problems
+
+
+def classify(error: sqlite3.Error, path: str = "") -> DatabaseProblem | None:
+    """The user-facing kind of an SQLite failure (busy, full, read-only, moved), or ``None``."""
+    code = getattr(error, "sqlite_errorcode", None)
+    text = str(error).lower()
+    where = f"database {path} (PAPERBOT_DB)" if path else "database"
+    primary = code & 0xFF if isinstance(code, int) else None
+    if code == 1032 or "moved" in text:  # SQLITE_READONLY_DBMOVED: the file was unlinked or renamed
+        return DatabaseUnavailable(f"{where} was moved or deleted: {error}")
+    if primary in (5, 6) or "locked" in text or "busy" in text:
+        return DatabaseBusy(f"{where} is busy: {error}")
+    if primary == 13 or "full" in text:
+        return DatabaseFull(
+            f"{where} is full ({error}): free space on its volume (or raise max_page_count); paperbot finishes"
+            " pending follow-ups by itself once writes succeed again"
+        )
+    if primary == 8 or "readonly" in text or "read-only" in text:
+        return DatabaseReadOnly(f"{where} is read-only ({error}): make the file and its directory writable")
+    return None
+
+
+def path_of(db: sqlite_utils.Database) -> str:
+    """The path ``db`` was opened on (``""`` when unknown)."""
+    return str(getattr(db.conn, "path", ""))
+
+
+@contextmanager
+def user_write(db: sqlite_utils.Database, busy_seconds: float = USER_BUSY_SECONDS) -> Iterator[sqlite_utils.Database]:
+    """Around a user's action (a vote, a suggestion, a removal) done while Slack waits for the ack: wait at
+    most ``busy_seconds`` for another writer, and turn SQLite's refusals into a :class:`DatabaseProblem`
+    whose ``user_message`` the ack can give. The action's own ``write_transaction`` rolls it back whole."""
+    check_identity(path_of(db))
+    db.conn.execute(f"PRAGMA busy_timeout = {int(busy_seconds * 1000)}")
+    try:
+        yield db
+    except sqlite3.Error as error:
+        problem = classify(error, path_of(db))
+        if problem is None:
+            raise
+        raise problem from error
+    finally:
+        db.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
 
 
 def connect(path: Path | str) -> sqlite_utils.Database:
     """Open the database at ``path`` (``":memory:"`` for a private in-memory one), migrated and in WAL mode.
 
-    The connection belongs to the calling thread; use :func:`thread_db` to share one per thread.
+    The connection belongs to the calling thread; use :func:`thread_db` to share one per thread. A pinned
+    database (:func:`pin_database`) is opened only if it is still the same file, and never created.
     """
     target = str(path)
+    check_identity(target)
     try:
-        if target != ":memory:":
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in write_transaction).
-        conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        if target in _pinned:
+            # mode=rw: a file that vanished since the check is an error here, not a new empty database.
+            uri = f"{Path(target).absolute().as_uri()}?mode=rw"
+            conn = sqlite3.connect(
+                uri, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, uri=True, factory=_Connection
+            )
+        else:
+            if target != ":memory:":
+                Path(target).parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in write_transaction).
+            conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, factory=_Connection)
+        conn.path = target
         conn.execute("PRAGMA foreign_keys = ON")
         db = sqlite_utils.Database(conn)
         if target != ":memory:":
@@ -330,6 +521,9 @@ def connect(path: Path | str) -> sqlite_utils.Database:
             conn.execute("PRAGMA synchronous = NORMAL")
         migrate(db)
     except (sqlite3.Error, OSError) as error:
+        problem = classify(error, target) if isinstance(error, sqlite3.Error) and target in _pinned else None
+        if problem is not None:
+            raise problem from error
         raise DatabaseError(f"database {target} (PAPERBOT_DB): {error}") from error
     return db
 
@@ -361,14 +555,22 @@ def migrate(db: sqlite_utils.Database) -> None:
 @contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """``BEGIN IMMEDIATE`` … ``COMMIT``: take the write lock up front so a concurrent writer waits for
-    the busy timeout instead of failing mid-transaction; roll back on any error."""
+    the busy timeout instead of failing mid-transaction; roll back on any error.
+
+    As ``sqlite_utils.Database.atomic()`` does: ROLLBACK only while a transaction is open (SQLite has
+    already rolled back after some errors, e.g. a full disk, and a failing ROLLBACK would hide the first
+    error), and a COMMIT that fails is rolled back too, so the connection is never left inside a
+    transaction. A pinned database that was deleted or replaced is not written (:func:`check_identity`).
+    """
+    check_identity(path_of(db))
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.conn.execute("COMMIT")
     except BaseException:
-        db.conn.execute("ROLLBACK")
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
         raise
-    db.conn.execute("COMMIT")
 
 
 def thread_db(path: Path | str) -> sqlite_utils.Database:
@@ -377,6 +579,7 @@ def thread_db(path: Path | str) -> sqlite_utils.Database:
     SQLite connections must not cross threads; Bolt listeners and scheduler jobs run in worker threads.
     """
     key = str(path)
+    check_identity(key)
     connections: dict[str, sqlite_utils.Database] = getattr(_local, "connections", None) or {}
     _local.connections = connections
     if key not in connections:

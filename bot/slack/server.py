@@ -1,7 +1,8 @@
 """Running the bot: HTTP on waitress, or Socket Mode.
 
 HTTP mode serves ``POST /slack/events`` (Bolt verifies each request's signature: forged, unsigned or
-stale requests get 401) and ``GET /healthz``; every other path is 404. waitress is a production WSGI
+stale requests get 401) and ``GET /healthz`` (503 naming the problem once the database ``serve`` started
+with was deleted or replaced); every other path is 404. waitress is a production WSGI
 server (Bolt's ``app.start()`` is a development server).
 """
 
@@ -17,6 +18,8 @@ import waitress
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.request.internals import build_context
+
+from bot.db import database_health
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -79,6 +82,10 @@ def make_wsgi_app(app: App) -> Callable[[dict[str, Any], StartResponse], Iterabl
         if path == EVENTS_PATH and method == "POST":
             return bolt(environ, start_response)
         if path == HEALTH_PATH and method == "GET":
+            problems = database_health()
+            if problems:  # the database serve started with was deleted or replaced: not healthy
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return ["".join(f"{problem}\n" for problem in problems).encode()]
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok\n"]
         if path == EVENTS_PATH:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlite_utils
 from slack_sdk import WebClient
@@ -15,8 +14,6 @@ from bot.db import thread_db
 @dataclass(frozen=True)
 class Services:
     settings: Settings
-    _card_locks: dict[int, threading.Lock] = field(default_factory=dict, repr=False)
-    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __deepcopy__(self, memo: dict[int, object]) -> Services:
         # Bolt deep-copies the context for lazy listeners; services are one shared handle, not data.
@@ -31,9 +28,3 @@ class Services:
         from bot.slack.app import make_web_client
 
         return make_web_client(self.settings, retries=False)
-
-    def card_lock(self, suggestion_id: int) -> threading.Lock:
-        """Serialises redraws of one suggestion's card: each redraw reads the count under the lock, so
-        the last update Slack receives carries the final count, however many people vote at once."""
-        with self._guard:
-            return self._card_locks.setdefault(suggestion_id, threading.Lock())
