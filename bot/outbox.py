@@ -215,34 +215,56 @@ def pending(db: sqlite_utils.Database, kind: str | None = None) -> int:
     return int(db.execute(sql, [kind] if kind else []).fetchone()[0])
 
 
-def run_one(db: sqlite_utils.Database, lane: str, handlers: Mapping[str, Handler]) -> bool:
-    """Claim and run one due job of ``lane``; returns whether there was one. Database refusals propagate
-    (:class:`~bot.db.DatabaseProblem`): the job stays leased and is taken again after the lease."""
-    job = claim(db, lane)
+class Held(Exception):
+    """The database refused a job's write (busy, full, read-only, gone): the job stays with its worker,
+    which runs it again once the database takes writes (its lease may not be releasable meanwhile)."""
+
+    def __init__(self, job: Job, problem: DatabaseProblem) -> None:
+        super().__init__(str(problem))
+        self.job = job
+        self.problem = problem
+
+
+def run_one(
+    db: sqlite_utils.Database, lane: str, handlers: Mapping[str, Handler], job: Job | None = None
+) -> Job | None:
+    """Run ``job``, or claim and run the lane's next due job; returns the job run (``None``: nothing was
+    due). A database refusal raises :class:`Held` with the job (or :class:`~bot.db.DatabaseProblem` when
+    not even the claim went through)."""
     if job is None:
-        return False
+        job = claim(db, lane)
+        if job is None:
+            return None
+    try:
+        _run(db, job, handlers)
+    except DatabaseProblem as problem:
+        raise Held(job, problem) from problem
+    except sqlite3.Error as error:
+        refusal = classify(error, path_of(db))
+        if refusal is None:
+            raise
+        raise Held(job, refusal) from error
+    return job
+
+
+def _run(db: sqlite_utils.Database, job: Job, handlers: Mapping[str, Handler]) -> None:
     handler = handlers.get(job.kind)
     if handler is None:
         fail(db, job, f"no handler for {job.kind!r} in this version of paperbot")
-        return True
+        return
     try:
         handler.run(db, job)
     except GiveUp as error:
         _give_up(db, job, handler, str(error))
-        return True
+        return
     except Retry as error:
         if job.attempts >= handler.max_attempts:
             _give_up(db, job, handler, str(error))
         else:
             log.info("%s #%d: try %d: %s; again later", job.kind, job.id, job.attempts, error)
             retry(db, job, str(error), delay=error.delay, payload=error.payload)
-        return True
-    except DatabaseProblem:
-        raise
-    except sqlite3.Error as error:
-        problem = classify(error, path_of(db))
-        if problem is not None:
-            raise problem from error
+        return
+    except (DatabaseProblem, sqlite3.Error):
         raise
     except Exception as error:
         log.warning("%s #%d: try %d failed", job.kind, job.id, job.attempts, exc_info=error)
@@ -250,9 +272,8 @@ def run_one(db: sqlite_utils.Database, lane: str, handlers: Mapping[str, Handler
             _give_up(db, job, handler, f"{type(error).__name__}: {error}")
         else:
             retry(db, job, f"{type(error).__name__}: {error}")
-        return True
+        return
     complete(db, job)
-    return True
 
 
 def _give_up(db: sqlite_utils.Database, job: Job, handler: Handler, reason: str) -> None:
@@ -296,11 +317,27 @@ class Workers:
 
     def _loop(self, lane: str) -> None:
         reported: str | None = None
+        held: Job | None = None
         while not self.stop_event.is_set():
             generation = _generation[0]
             try:
-                worked = run_one(thread_db(self.db_path), lane, self.handlers)
+                worked = run_one(thread_db(self.db_path), lane, self.handlers, held)
+                held = None
                 reported = None
+            except Held as stuck:
+                held = stuck.job
+                if str(stuck.problem) != reported:
+                    log.error(
+                        "outbox (%s): %s #%d waits: %s; trying again in %g s",
+                        lane,
+                        stuck.job.kind,
+                        stuck.job.id,
+                        stuck.problem,
+                        PROBLEM_PAUSE_SECONDS,
+                    )
+                    reported = str(stuck.problem)
+                self.stop_event.wait(PROBLEM_PAUSE_SECONDS)
+                continue
             except DatabaseProblem as problem:
                 if str(problem) != reported:
                     log.error("outbox (%s): %s; trying again in %g s", lane, problem, PROBLEM_PAUSE_SECONDS)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 import sqlite_utils
 from slack_sdk import WebClient
@@ -35,7 +36,7 @@ from bot.suggestions.blocks import suggestion_card
 log = logging.getLogger(__name__)
 
 PUBLISH = "suggestion.publish"
-REDRAW = "suggestion.redraw"
+REDRAW = suggestions.REDRAW_JOB
 NOTIFY = "user.notify"
 LANES = ("arxiv", "slack")
 
@@ -78,7 +79,7 @@ def enqueue_publish(
 
 
 def enqueue_redraw(db: sqlite_utils.Database, suggestion_id: int) -> None:
-    outbox.enqueue(db, REDRAW, {"suggestion_id": suggestion_id}, lane="slack", merge_key=f"card:{suggestion_id}")
+    suggestions.enqueue_redraw(db, suggestion_id)
 
 
 # --- running -------------------------------------------------------------------------------------------
@@ -132,7 +133,9 @@ class Followups:
                 self.withdraw(db, job, suggestion)
                 return
             note = outcome
-        text = self.draw(db, suggestion_id, payload.get("channel"))
+        # What the first run drew is what the user hears, even when a run the database interrupted is
+        # repeated and finds its own card already there.
+        text = str(payload.setdefault("said", self.draw(db, suggestion_id, payload.get("channel"), memo=payload)))
         self.later_tell(db, job, "told", text + (NO_TITLE_YET if note == "unavailable" else note))
         if note == "unavailable":
             raise Retry("arXiv did not answer")
@@ -199,8 +202,12 @@ class Followups:
             suggestions.withdraw(db, suggestion.id)
         self.later_tell(db, job, "withdrawn", text)
 
-    def draw(self, db: sqlite_utils.Database, suggestion_id: int, channel: str | None) -> str:
-        """Redraw the card where it is, or post it in ``channel``; what to tell the user."""
+    def draw(self, db: sqlite_utils.Database, suggestion_id: int, channel: str | None, memo: dict[str, Any]) -> str:
+        """Redraw the card where it is, or post it in ``channel``; what to tell the user.
+
+        ``memo`` (the job's payload, kept in memory by a worker whose job the database refused) remembers
+        a card that was posted but could not be recorded (a full disk), so that the next run records it
+        instead of posting it twice."""
         with card_lock(suggestion_id):
             suggestion = suggestions.get_suggestion(db, suggestion_id)
             if suggestion is None:
@@ -209,6 +216,12 @@ class Followups:
                 return "The card shows your vote."
             if channel is None:
                 return "Recorded. It is listed in /paper suggestions and the App Home tab."
+            unrecorded = memo.get("posted")
+            if unrecorded:
+                suggestions.record_card(db, suggestion_id, str(unrecorded["channel"]), str(unrecorded["ts"]))
+                memo.pop("posted", None)
+                self.update_card(db, suggestion_id)
+                return "Posted its card."
             try:
                 posted = self.posting_client().chat_postMessage(
                     channel=channel, unfurl_links=False, **suggestion_card(suggestion).payload()
@@ -221,7 +234,9 @@ class Followups:
                         "to show the card here. It is listed in /paper suggestions."
                     )
                 raise
+            memo["posted"] = {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
             suggestions.record_card(db, suggestion_id, str(posted["channel"]), str(posted["ts"]))
+            memo.pop("posted", None)
         return "Posted its card."
 
     def update_card(self, db: sqlite_utils.Database, suggestion_id: int) -> bool:

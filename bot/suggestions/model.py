@@ -19,11 +19,15 @@ from typing import Literal
 
 import sqlite_utils
 
+from bot import outbox
 from bot.arxiv.ids import ArxivRef, parse_arxiv_ref
 from bot.db import write_transaction
 from bot.digest import catalog
 from bot.digest.catalog import PaperView
 from bot.roundup.compose import MAX_PICKS, Pick
+
+REDRAW_JOB = "suggestion.redraw"
+"""The outbox job that redraws a suggestion's card (run by bot.slack.followups)."""
 
 DAILY_LIMIT = 10
 MAX_WHY_CHARS = 500
@@ -153,6 +157,11 @@ def without_metadata(db: sqlite_utils.Database, limit: int = 100) -> list[Sugges
         [limit],
     ).fetchall()
     return [_suggestion(row) for row in rows]
+
+
+def enqueue_redraw(db: sqlite_utils.Database, suggestion_id: int) -> None:
+    """Have the suggestion's card redrawn after this transaction (one waiting redraw per card)."""
+    outbox.enqueue(db, REDRAW_JOB, {"suggestion_id": suggestion_id}, lane="slack", merge_key=f"card:{suggestion_id}")
 
 
 def user_suggestions(db: sqlite_utils.Database, user_id: str, limit: int = 20) -> list[Suggestion]:
