@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot import outbox
+from bot.arxiv.enrich import run_background_enrichment
 from bot.arxiv.ids import ArxivRef
 from bot.db import connect
 from bot.digest.store import load_file
@@ -416,3 +421,45 @@ def test_the_word_payload_in_a_command_is_read_as_a_command(bot: RunningBot) -> 
     assert "suggested for the next roundup" in answer["text"]
     bot.fake.wait_for_responses(1, response_url)  # the lazy half read the same command
     assert "the payload section is great" in json.dumps(cards(bot.fake)[0])
+
+
+def test_a_repeated_modal_submission_records_once_and_sends_one_dm(bot: RunningBot, db_path: Path) -> None:
+    selected = {"type": "plain_text_input", "value": "2305.04321"}
+    for _ in range(3):  # Slack delivers the same view_submission again when it missed our ack
+        status, body = _submit(bot, selected, "worth it", CHANNEL)
+        assert status == 200 and body.strip() in (b"", b"{}")
+    bot.fake.wait_for(lambda: outbox.pending(connect(db_path)) == 0 and len(bot.fake.calls("chat.postMessage")) >= 2)
+    dms = [c for c in bot.fake.calls("chat.postMessage") if c.params["channel"] == "U4"]
+    assert len(dms) == 1 and "Posted its card" in dms[0].params["text"]
+    assert len(cards(bot.fake)) == 1
+    [suggestion] = suggestions.open_suggestions(connect(db_path))
+    assert suggestion.votes == 1
+    # Another submission (other words: not a repeat) is told again, as a vote already counted.
+    _submit(bot, selected, "still worth it", CHANNEL)
+    bot.fake.wait_for(lambda: len([c for c in bot.fake.calls("chat.postMessage") if c.params["channel"] == "U4"]) == 2)
+
+
+def test_a_suggestion_made_while_arxiv_was_down_gets_its_title_from_the_background_loop(
+    bot: RunningBot, arxiv: FakeArxivAPI, db_path: Path
+) -> None:
+    arxiv.fail_always("503")
+    _, response_url = suggest_cmd(bot, "2305.05555")
+    [told] = bot.fake.wait_for_responses(1, response_url)
+    assert "arXiv did not answer; the title will appear" in told["text"]
+    [card] = cards(bot.fake)
+    assert "Synthetic Study" not in json.dumps(card)
+    # Leave the suggestion's own retries for later: the background loop alone brings the title.
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute("UPDATE outbox SET due_at = due_at + 3600 WHERE kind = 'suggestion.publish'")
+    arxiv.fail_always(None)
+    stop = threading.Event()
+    settings = bot_settings(bot.fake, db_path, ARXIV_API_URL=arxiv.url, ARXIV_DELAY_SECONDS="0")
+    loop = threading.Thread(target=run_background_enrichment, args=(settings, stop), daemon=True)
+    loop.start()
+    try:
+        bot.fake.wait_for(lambda: "Synthetic Study 2305.05555" in json.dumps(cards(bot.fake)[0]), timeout=10)
+    finally:
+        stop.set()
+        loop.join(timeout=10)
+    assert len(cards(bot.fake)) == 1  # the card the user already saw, redrawn
+    assert bot.fake.responses(response_url) == [told]
