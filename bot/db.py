@@ -476,10 +476,13 @@ def path_of(db: sqlite_utils.Database) -> str:
 @contextmanager
 def user_write(db: sqlite_utils.Database, busy_seconds: float = USER_BUSY_SECONDS) -> Iterator[sqlite_utils.Database]:
     """Around a user's action (a vote, a suggestion, a removal) done while Slack waits for the ack: wait at
-    most ``busy_seconds`` for another writer, and turn SQLite's refusals into a :class:`DatabaseProblem`
-    whose ``user_message`` the ack can give. The action's own ``write_transaction`` rolls it back whole."""
+    most ``busy_seconds`` for another writer, commit durably (``synchronous = FULL``), and turn SQLite's
+    refusals into a :class:`DatabaseProblem` whose ``user_message`` the ack can give. The action's own
+    ``write_transaction`` rolls it back whole."""
     check_identity(path_of(db))
     db.conn.execute(f"PRAGMA busy_timeout = {int(busy_seconds * 1000)}")
+    # An acked action must survive a power cut too, not only a crash: sync the log at each commit.
+    db.conn.execute("PRAGMA synchronous = FULL")
     try:
         yield db
     except sqlite3.Error as error:
@@ -489,6 +492,7 @@ def user_write(db: sqlite_utils.Database, busy_seconds: float = USER_BUSY_SECOND
         raise problem from error
     finally:
         db.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        db.conn.execute("PRAGMA synchronous = NORMAL")
 
 
 def connect(path: Path | str) -> sqlite_utils.Database:

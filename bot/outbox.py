@@ -192,21 +192,26 @@ def retry(
             )
 
 
-def resume(db: sqlite_utils.Database) -> int:
-    """At start: every pending job may run at once, including those a previous process had claimed (it is
-    gone) and those waiting out a backoff (the restart is a good moment to try again). Returns how many
-    jobs are pending."""
+def resume(db: sqlite_utils.Database, lane: str | None = None) -> int:
+    """At start: every pending job (of ``lane``) may run at once, including those a previous process had
+    claimed (it is gone: one ``serve`` per database) and those waiting out a backoff (a restart is a good
+    moment to try again). Returns how many jobs are pending."""
     now = time.time()
+    lanes = "" if lane is None else " AND lane = ?"
+    args = [] if lane is None else [lane]
     with write_transaction(db):
         # A claimed redraw whose key another waiting job has is done by that job.
         db.execute(
             "UPDATE outbox SET status = 'done', lease_until = NULL, finished_at = ?, last_error = 'merged at restart'"
             " WHERE status = 'pending' AND lease_until IS NOT NULL AND merge_key IN"
-            " (SELECT merge_key FROM outbox WHERE status = 'pending' AND lease_until IS NULL)",
-            [_now_iso()],
+            " (SELECT merge_key FROM outbox WHERE status = 'pending' AND lease_until IS NULL)" + lanes,
+            [_now_iso(), *args],
         )
-        db.execute("UPDATE outbox SET lease_until = NULL, due_at = min(due_at, ?) WHERE status = 'pending'", [now])
-        return int(db.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0])
+        db.execute(
+            "UPDATE outbox SET lease_until = NULL, due_at = min(due_at, ?) WHERE status = 'pending'" + lanes,
+            [now, *args],
+        )
+        return int(db.execute("SELECT count(*) FROM outbox WHERE status = 'pending'" + lanes, args).fetchone()[0])
 
 
 def pending(db: sqlite_utils.Database, kind: str | None = None) -> int:
@@ -298,16 +303,30 @@ class Workers:
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
 
-    def start(self) -> int:
-        """Resume what a previous run left, then start the lanes; returns how many jobs were pending."""
-        waiting = resume(thread_db(self.db_path))
+    def start(self) -> None:
+        """Start the lanes; each first resumes what a previous run left in it (waiting, if the database
+        does not take writes yet, rather than failing the start)."""
         for lane in self.lanes:
             thread = threading.Thread(target=self._loop, args=(lane,), name=f"paperbot-outbox-{lane}", daemon=True)
             thread.start()
             self.threads.append(thread)
-        if waiting:
-            log.info("outbox: %d follow-up(s) left from before; resuming them", waiting)
-        return waiting
+
+    def _resume(self, lane: str) -> None:
+        reported = ""
+        while not self.stop_event.is_set():
+            try:
+                waiting = resume(thread_db(self.db_path), lane)
+            except (DatabaseProblem, sqlite3.Error) as error:
+                if str(error) != reported:
+                    log.error(
+                        "outbox (%s): cannot resume yet: %s; trying again in %g s", lane, error, PROBLEM_PAUSE_SECONDS
+                    )
+                    reported = str(error)
+                self.stop_event.wait(PROBLEM_PAUSE_SECONDS)
+                continue
+            if waiting:
+                log.info("outbox (%s): %d follow-up(s) left from before; resuming them", lane, waiting)
+            return
 
     def stop(self, timeout: float = 5.0) -> None:
         self.stop_event.set()
@@ -316,6 +335,7 @@ class Workers:
             thread.join(timeout)
 
     def _loop(self, lane: str) -> None:
+        self._resume(lane)
         reported: str | None = None
         held: Job | None = None
         while not self.stop_event.is_set():

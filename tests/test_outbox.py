@@ -19,6 +19,7 @@ from bot.arxiv.ids import ArxivRef
 from bot.db import (
     DatabaseBusy,
     DatabaseFull,
+    DatabaseReadOnly,
     DatabaseUnavailable,
     connect,
     pin_database,
@@ -228,3 +229,13 @@ def test_a_pinned_database_that_vanished_is_never_created_again(tmp_path: Path) 
         assert not path.exists()
     finally:
         unpin_database(path)
+
+
+def test_a_read_only_database_is_named_and_reads_go_on(tmp_path: Path) -> None:
+    path = tmp_path / "ro.db"
+    suggestions.suggest(connect(path), "U1", ArxivRef("2305.01234"))
+    read_only = sqlite_utils.Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None))
+    with pytest.raises(DatabaseReadOnly) as refused, user_write(read_only):
+        suggestions.toggle_vote(read_only, 1, "U2")
+    assert "read-only" in refused.value.user_message and "writable" in str(refused.value)
+    assert suggestions.get_suggestion(read_only, 1) is not None and suggestions.get_suggestion(read_only, 1).votes == 1

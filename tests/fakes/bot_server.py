@@ -13,8 +13,6 @@ from typing import Any
 from slack_bolt import App
 
 from bot.config import Settings
-from bot.db import DatabaseError
-from bot.outbox import Workers
 from bot.slack.app import build_app
 from bot.slack.followups import start_followups
 from bot.slack.server import create_http_server
@@ -59,23 +57,13 @@ def running_bot(settings: Settings, fake: FakeSlack) -> Iterator[RunningBot]:
     server = create_http_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, name="paperbot-http", daemon=True)
     thread.start()
-    workers = _start_followups(settings)
+    workers = start_followups(settings)  # the outbox workers, as ``serve`` starts them
     try:
         yield RunningBot(app=app, url=f"http://127.0.0.1:{server.effective_port}", fake=fake)
     finally:
         stop_http_server(server)
         thread.join(timeout=5)
-        if workers is not None:
-            workers.stop()
-
-
-def _start_followups(settings: Settings) -> Workers | None:
-    """The outbox workers, as ``serve`` starts them (not for a database that cannot even be opened: the
-    test is then about how the listeners answer)."""
-    try:
-        return start_followups(settings)
-    except DatabaseError:
-        return None
+        workers.stop()
 
 
 def stop_http_server(server: Any) -> None:
