@@ -214,6 +214,27 @@ def resume(db: sqlite_utils.Database, lane: str | None = None) -> int:
         return int(db.execute("SELECT count(*) FROM outbox WHERE status = 'pending'" + lanes, args).fetchone()[0])
 
 
+KEEP_DONE_DAYS = 7
+"""Finished jobs are kept this long: a repeated Slack delivery within it still finds its ``once_key``."""
+KEEP_FAILED_DAYS = 30
+"""Failed jobs are kept longer, for an admin to see why."""
+
+
+def prune(db: sqlite_utils.Database) -> int:
+    """Delete jobs finished long ago; returns how many."""
+    with write_transaction(db):
+        return int(
+            db.execute(
+                "DELETE FROM outbox"
+                " WHERE (status = 'done' AND finished_at < ?) OR (status = 'failed' AND finished_at < ?)",
+                [
+                    datetime.fromtimestamp(time.time() - KEEP_DONE_DAYS * 86400, UTC).isoformat(timespec="seconds"),
+                    datetime.fromtimestamp(time.time() - KEEP_FAILED_DAYS * 86400, UTC).isoformat(timespec="seconds"),
+                ],
+            ).rowcount
+        )
+
+
 def pending(db: sqlite_utils.Database, kind: str | None = None) -> int:
     """Jobs not done yet (of ``kind``)."""
     sql = "SELECT count(*) FROM outbox WHERE status = 'pending'" + (" AND kind = ?" if kind else "")
@@ -296,10 +317,18 @@ def _give_up(db: sqlite_utils.Database, job: Job, handler: Handler, reason: str)
 class Workers:
     """One thread per lane, each running that lane's due jobs one at a time, oldest first."""
 
-    def __init__(self, db_path: Path | str, handlers: Mapping[str, Handler], lanes: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        db_path: Path | str,
+        handlers: Mapping[str, Handler],
+        lanes: tuple[str, ...],
+        *,
+        on_stop: Callable[[], None] | None = None,
+    ) -> None:
         self.db_path = db_path
         self.handlers = dict(handlers)
         self.lanes = lanes
+        self.on_stop = on_stop
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
 
@@ -316,6 +345,7 @@ class Workers:
         while not self.stop_event.is_set():
             try:
                 waiting = resume(thread_db(self.db_path), lane)
+                prune(thread_db(self.db_path))
             except (DatabaseProblem, sqlite3.Error) as error:
                 if str(error) != reported:
                     log.error(
@@ -329,10 +359,14 @@ class Workers:
             return
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop taking jobs, cut short what can be (``on_stop``), and wait up to ``timeout`` in all."""
         self.stop_event.set()
+        if self.on_stop is not None:
+            self.on_stop()
         wake()
+        deadline = time.monotonic() + timeout
         for thread in self.threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _loop(self, lane: str) -> None:
         self._resume(lane)

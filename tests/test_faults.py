@@ -65,6 +65,10 @@ def _titled_cards(fake: FakeSlack, wanted: dict[str, int]) -> bool:
     )
 
 
+def _pending(db_path: Path, kind: str) -> int:
+    return int(rows(db_path, "SELECT count(*) FROM outbox WHERE kind = ? AND status = 'pending'", kind)[0][0])
+
+
 def _report(name: str, bot: Bot, lost: int) -> None:
     kinds = sorted({a.kind for a in bot.acks.acks})
     print(f"\n{name}: " + "; ".join(f"{kind} {bot.acks.summary(kind)}" for kind in kinds) + f"; actions lost {lost}")
@@ -102,6 +106,14 @@ def test_arxiv_hangs_votes_and_open_answer_and_a_restart_gives_every_suggestion_
             counted = votes(digest_db)
             assert {(by_id[ids[n % 9]], f"UV{n}") for n in range(10)} <= counted
             assert all(not fake.responses(ack.response_url) for ack in voted)  # nothing to apologise for
+            # A waiting suggester's lookup gets 5 s, then the card goes out with what is known.
+            early = fake.wait_for(lambda: [r for a in suggested for r in fake.responses(a.response_url)], timeout=30)
+            assert "arXiv did not answer; the title will appear" in early[0]["text"]
+            untitled = wait_until(lambda: cards(fake), 5, "a card without its title")
+            assert all(TITLE not in found[0]["text"] for found in untitled.values())
+            # SIGTERM while the arXiv lane hangs, once no message to a user is half-sent: this branch's serve
+            # dies at once on SIGTERM, and a message sent just before the kill is sent again at restart.
+            wait_until(lambda: not _pending(digest_db, "user.notify"), 10, "messages to users sent")
             bot.stop(signal.SIGTERM)
         arxiv.release()
         with running(fake, digest_db, tmp_path, ARXIV_API_URL=arxiv.url):

@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -239,3 +240,13 @@ def test_a_read_only_database_is_named_and_reads_go_on(tmp_path: Path) -> None:
         suggestions.toggle_vote(read_only, 1, "U2")
     assert "read-only" in refused.value.user_message and "writable" in str(refused.value)
     assert suggestions.get_suggestion(read_only, 1) is not None and suggestions.get_suggestion(read_only, 1).votes == 1
+
+
+def test_finished_jobs_are_pruned_after_a_week_failed_ones_after_a_month(db: sqlite_utils.Database) -> None:
+    for age_days, status in ((1, "done"), (8, "done"), (8, "failed"), (31, "failed")):
+        finished = datetime.fromtimestamp(time.time() - age_days * 86400, UTC).isoformat(timespec="seconds")
+        job = outbox.enqueue(db, f"{status}-{age_days}", {}, lane="slack", once_key=f"k{age_days}{status}")
+        db.execute("UPDATE outbox SET status = ?, finished_at = ? WHERE id = ?", [status, finished, job])
+    outbox.enqueue(db, "pending", {}, lane="slack")
+    assert outbox.prune(db) == 2
+    assert [k for k, _ in _kinds(db)] == ["done-1", "failed-8", "pending"]

@@ -21,9 +21,10 @@ import pytest
 from bot import outbox
 from bot.arxiv.enrich import run_background_enrichment
 from bot.arxiv.ids import ArxivRef
-from bot.db import connect
+from bot.db import connect, write_transaction
 from bot.digest.store import load_file
 from bot.roundup.post import post_roundup
+from bot.slack import followups
 from bot.slack.ids import ACTION_REMOVE, ACTION_VOTE, SHORTCUT_GLOBAL, SHORTCUT_MESSAGE, VIEW_SUGGEST
 from bot.suggestions import model as suggestions
 from tests.conftest import DATA, SHIPPED_DIGEST
@@ -463,3 +464,28 @@ def test_a_suggestion_made_while_arxiv_was_down_gets_its_title_from_the_backgrou
         loop.join(timeout=10)
     assert len(cards(bot.fake)) == 1  # the card the user already saw, redrawn
     assert bot.fake.responses(response_url) == [told]
+
+
+def test_a_card_posted_by_a_run_that_died_before_recording_it_is_not_posted_again(
+    bot: RunningBot, db_path: Path
+) -> None:
+    db = connect(db_path)
+    suggestion = suggestions.suggest(db, "U1", ArxivRef("2305.01234"), channel=CHANNEL).suggestion
+    assert suggestion is not None
+    with write_transaction(db):  # a previous process claimed the follow-up...
+        followups.enqueue_publish(db, suggestion.id, CHANNEL, {"dm": "U1"})
+        db.execute(
+            "UPDATE outbox SET attempts = 1, lease_until = ? WHERE kind = ?", [time.time() + 3600, followups.PUBLISH]
+        )
+    from slack_sdk import WebClient
+
+    # ...posted the card, and died before recording it.
+    posted = WebClient(token=BOT_TOKEN, base_url=bot.fake.api_url).chat_postMessage(
+        channel=CHANNEL, text="card", metadata=followups.card_metadata(suggestion.id)
+    )
+    outbox.resume(db)
+    outbox.wake()
+    bot.fake.wait_for(lambda: suggestions.get_suggestion(connect(db_path), suggestion.id).message_ts == posted["ts"])
+    bot.fake.wait_for(lambda: outbox.pending(connect(db_path)) == 0)
+    assert len(bot.fake.calls("chat.postMessage")) == 2  # the card above and the DM: no second card
+    assert len(cards(bot.fake)) == 1 and "Synthetic Study 2305.01234" in json.dumps(cards(bot.fake)[0])

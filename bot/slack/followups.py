@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from typing import Any
 
 import sqlite_utils
@@ -43,11 +44,15 @@ LANES = ("arxiv", "slack")
 WAITING_USER_ARXIV_SECONDS = 5.0
 """arXiv's deadline while a user waits for their card: one try, then the card shows what is known."""
 PUBLISH_ATTEMPTS = 24
-"""Tries of a publish job before it gives up (backoff doubles from 5 s to an hour: about a day)."""
+"""Tries of a publish job before it gives up (backoff doubles from 5 s to at most an hour: about 16 hours)."""
 
 CLOSED = "That suggestion is closed (already in a roundup, or removed)."
 CARD_GONE = ("message_not_found", "cant_update_message", "channel_not_found", "is_archived", "not_in_channel")
 NO_TITLE_YET = " (arXiv did not answer; the title will appear on the card once it does.)"
+
+CARD_EVENT = "paperbot_suggestion_card"
+"""Slack message metadata on a suggestion's card: a card posted by a run that stopped before recording it
+is found in the channel instead of being posted again."""
 
 _card_locks: dict[int, threading.Lock] = {}
 _card_guard = threading.Lock()
@@ -58,6 +63,10 @@ def card_lock(suggestion_id: int) -> threading.Lock:
     so the last update Slack receives carries the final count."""
     with _card_guard:
         return _card_locks.setdefault(suggestion_id, threading.Lock())
+
+
+def card_metadata(suggestion_id: int) -> dict[str, Any]:
+    return {"event_type": CARD_EVENT, "event_payload": {"suggestion_id": suggestion_id}}
 
 
 # --- enqueueing (inside the action's transaction) ---------------------------------------------------------
@@ -90,7 +99,10 @@ class Followups:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.stopping = threading.Event()
         self._local = threading.local()
+        self._guard = threading.Lock()
+        self._deadlines: set[threading.Event] = set()
 
     def client(self) -> WebClient:
         """A client that retries rate limits and server errors (redraws and messages may be repeated)."""
@@ -135,7 +147,7 @@ class Followups:
             note = outcome
         # What the first run drew is what the user hears, even when a run the database interrupted is
         # repeated and finds its own card already there.
-        text = str(payload.setdefault("said", self.draw(db, suggestion_id, payload.get("channel"), memo=payload)))
+        text = str(payload.setdefault("said", self.draw(db, job, suggestion_id, payload.get("channel"))))
         self.later_tell(db, job, "told", text + (NO_TITLE_YET if note == "unavailable" else note))
         if note == "unavailable":
             raise Retry("arXiv did not answer")
@@ -152,10 +164,17 @@ class Followups:
         )
 
     def fetch(self, db: sqlite_utils.Database, arxiv_id: str) -> str:
-        """Ask arXiv once with a short deadline: ``""`` (stored), ``"not found"``, ``"unavailable"``, or a
-        note for the user (arXiv's entry cannot be read)."""
-        from bot.arxiv.client import ArxivClient, ArxivError
+        """Ask arXiv once, within :data:`WAITING_USER_ARXIV_SECONDS` in all (waiting for the process-wide
+        turn included: the background loop may be in a long request): ``""`` (stored), ``"not found"``,
+        ``"unavailable"``, or a note for the user (arXiv's entry cannot be read)."""
+        from bot.arxiv.client import ArxivCancelled, ArxivClient, ArxivError
         from bot.arxiv.enrich import enrich_ids
+
+        deadline = threading.Event()
+        timer = threading.Timer(WAITING_USER_ARXIV_SECONDS, deadline.set)
+        timer.daemon = True
+        with self._guard:
+            self._deadlines.add(deadline)
 
         def ask() -> str:
             with ArxivClient.from_settings(
@@ -164,6 +183,7 @@ class Followups:
                 timeout_seconds=WAITING_USER_ARXIV_SECONDS,
                 connect_timeout_seconds=WAITING_USER_ARXIV_SECONDS,
                 max_retry_after_seconds=WAITING_USER_ARXIV_SECONDS,
+                cancel=deadline,
             ) as client:
                 result = enrich_ids(db, client, [arxiv_id])
             if arxiv_id in result.not_found:
@@ -172,15 +192,37 @@ class Followups:
                 return f" (arXiv's entry could not be read: {result.failed[arxiv_id]}.)"
             return ""
 
+        timer.start()
         try:
             outcome = ask()
             if outcome == "not found":
                 # arXiv sometimes answers with an empty feed by mistake: ask once more before believing it.
                 outcome = ask()
+        except ArxivCancelled as error:
+            if self.stopping.is_set():
+                raise Retry("paperbot is stopping", delay=0) from None
+            log.warning(
+                "arXiv metadata for suggestion %s not fetched within %g s: %s",
+                arxiv_id,
+                WAITING_USER_ARXIV_SECONDS,
+                error,
+            )
+            return "unavailable"
         except ArxivError as error:
             log.warning("arXiv metadata for suggestion %s not fetched: %s", arxiv_id, error)
             return "unavailable"
+        finally:
+            timer.cancel()
+            with self._guard:
+                self._deadlines.discard(deadline)
         return outcome
+
+    def stop(self) -> None:
+        """Cut short the arXiv lookups under way (their jobs run again at the next start)."""
+        self.stopping.set()
+        with self._guard:
+            for deadline in self._deadlines:
+                deadline.set()
 
     def later_tell(self, db: sqlite_utils.Database, job: Job, what: str, text: str) -> None:
         """Tell the job's user ``text`` once (a ``user.notify`` job keyed by this job and ``what``), however
@@ -202,12 +244,14 @@ class Followups:
             suggestions.withdraw(db, suggestion.id)
         self.later_tell(db, job, "withdrawn", text)
 
-    def draw(self, db: sqlite_utils.Database, suggestion_id: int, channel: str | None, memo: dict[str, Any]) -> str:
+    def draw(self, db: sqlite_utils.Database, job: Job, suggestion_id: int, channel: str | None) -> str:
         """Redraw the card where it is, or post it in ``channel``; what to tell the user.
 
-        ``memo`` (the job's payload, kept in memory by a worker whose job the database refused) remembers
-        a card that was posted but could not be recorded (a full disk), so that the next run records it
-        instead of posting it twice."""
+        A card is posted once, however often the job runs. The job's payload, kept in memory by a worker
+        whose job the database refused, remembers a card posted but not recorded (a full disk); a job that
+        ran before in another process (stopped between posting and recording) finds its card in the
+        channel by the card's metadata."""
+        memo = job.payload
         with card_lock(suggestion_id):
             suggestion = suggestions.get_suggestion(db, suggestion_id)
             if suggestion is None:
@@ -216,7 +260,9 @@ class Followups:
                 return "The card shows your vote."
             if channel is None:
                 return "Recorded. It is listed in /paper suggestions and the App Home tab."
-            unrecorded = memo.get("posted")
+            unrecorded = memo.get("posted") or (
+                self.find_card(channel, suggestion_id, job) if job.attempts > 1 else None
+            )
             if unrecorded:
                 suggestions.record_card(db, suggestion_id, str(unrecorded["channel"]), str(unrecorded["ts"]))
                 memo.pop("posted", None)
@@ -224,7 +270,10 @@ class Followups:
                 return "Posted its card."
             try:
                 posted = self.posting_client().chat_postMessage(
-                    channel=channel, unfurl_links=False, **suggestion_card(suggestion).payload()
+                    channel=channel,
+                    unfurl_links=False,
+                    metadata=card_metadata(suggestion_id),
+                    **suggestion_card(suggestion).payload(),
                 )
             except SlackApiError as error:
                 code = error.response.get("error") if error.response is not None else "error"
@@ -239,6 +288,27 @@ class Followups:
             memo.pop("posted", None)
         return "Posted its card."
 
+    def find_card(self, channel: str, suggestion_id: int, job: Job) -> dict[str, str] | None:
+        """The suggestion's card in ``channel`` posted since ``job`` was made, if any (read back by its
+        metadata)."""
+        since = datetime.fromisoformat(job.created_at).timestamp() - 60
+        try:
+            answer = self.client().conversations_history(
+                channel=channel, oldest=f"{since:.6f}", include_all_metadata=True, limit=200
+            )
+        except SlackApiError as error:
+            log.info("suggestion %s: cannot read %s back (%s); posting its card", suggestion_id, channel, error)
+            return None
+        for message in answer.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == CARD_EVENT
+                and (metadata.get("event_payload") or {}).get("suggestion_id") == suggestion_id
+            ):
+                log.info("suggestion %s: its card was posted by an earlier run; recording it", suggestion_id)
+                return {"channel": channel, "ts": str(message["ts"])}
+        return None
+
     def update_card(self, db: sqlite_utils.Database, suggestion_id: int) -> bool:
         """Redraw the card in place (caller holds the card lock). A card that was deleted or can no longer
         be edited is forgotten, so votes keep working; returns whether a card was updated."""
@@ -247,7 +317,10 @@ class Followups:
             return False
         try:
             self.client().chat_update(
-                channel=suggestion.channel, ts=suggestion.message_ts, **suggestion_card(suggestion).payload()
+                channel=suggestion.channel,
+                ts=suggestion.message_ts,
+                metadata=card_metadata(suggestion_id),
+                **suggestion_card(suggestion).payload(),
             )
         except SlackApiError as error:
             code = error.response.get("error") if error.response is not None else None
@@ -298,6 +371,7 @@ class Followups:
 
 def start_followups(settings: Settings) -> Workers:
     """Resume the follow-ups a previous run left and start the workers (``serve`` calls this)."""
-    workers = Workers(settings.db_path, Followups(settings).handlers(), LANES)
+    followups = Followups(settings)
+    workers = Workers(settings.db_path, followups.handlers(), LANES, on_stop=followups.stop)
     workers.start()
     return workers
