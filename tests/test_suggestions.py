@@ -489,3 +489,18 @@ def test_a_card_posted_by_a_run_that_died_before_recording_it_is_not_posted_agai
     bot.fake.wait_for(lambda: outbox.pending(connect(db_path)) == 0)
     assert len(bot.fake.calls("chat.postMessage")) == 2  # the card above and the DM: no second card
     assert len(cards(bot.fake)) == 1 and "Synthetic Study 2305.01234" in json.dumps(cards(bot.fake)[0])
+
+
+def test_the_cards_of_team_picks_are_redrawn_after_the_roundup(bot: RunningBot, db_path: Path) -> None:
+    for n in range(2):
+        suggest_cmd(bot, f"2305.0100{n}", user=f"U{n}")
+    bot.fake.wait_for(lambda: len(cards(bot.fake)) == 2)
+    from slack_sdk import WebClient
+
+    client = WebClient(token=BOT_TOKEN, base_url=bot.fake.api_url, retry_handlers=[])
+    db = connect(db_path)
+    assert post_roundup(db, client, "2023-01", ROUNDUP, owner="t", post_interval=0, sleep=lambda s: None).status == (
+        "posted"
+    )
+    bot.fake.wait_for(lambda: json.dumps(cards(bot.fake)).count("A team pick in the 2023-01 roundup") == 2)
+    assert ACTION_VOTE not in json.dumps(cards(bot.fake))  # nothing left to vote on

@@ -318,8 +318,10 @@ def roundup_picks(db: sqlite_utils.Database) -> tuple[list[Pick], tuple[int, ...
 
 
 def mark_included(db: sqlite_utils.Database, month: str, suggestion_ids: tuple[int, ...]) -> None:
-    """Inside the caller's transaction: these picks were shown in the ``month`` roundup."""
-    db.conn.executemany(
-        "UPDATE suggestions SET included_in = ? WHERE id = ? AND included_in IS NULL",
-        [(month, suggestion_id) for suggestion_id in suggestion_ids],
-    )
+    """Inside the caller's transaction: these picks were shown in the ``month`` roundup (their cards are
+    redrawn after it, by the outbox)."""
+    for suggestion_id in suggestion_ids:
+        if db.execute(
+            "UPDATE suggestions SET included_in = ? WHERE id = ? AND included_in IS NULL", [month, suggestion_id]
+        ).rowcount:
+            enqueue_redraw(db, suggestion_id)  # its card says it was a team pick, and loses its buttons
