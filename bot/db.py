@@ -21,6 +21,10 @@ BUSY_TIMEOUT_SECONDS = 30.0
 """How long a writer waits for another process's transaction before giving up."""
 USER_BUSY_SECONDS = 1.0
 """How long a user's action waits for another writer (:func:`user_write`): well inside Slack's 3 s."""
+USER_WRITES_WAITING = 3
+"""At most this many user actions wait for another writer at once; more are told "busy" at once, so that
+a held write lock never takes every HTTP thread away from searches (the server has 8)."""
+_waiting_writers = threading.BoundedSemaphore(USER_WRITES_WAITING)
 
 log = logging.getLogger(__name__)
 
@@ -476,11 +480,13 @@ def path_of(db: sqlite_utils.Database) -> str:
 @contextmanager
 def user_write(db: sqlite_utils.Database, busy_seconds: float = USER_BUSY_SECONDS) -> Iterator[sqlite_utils.Database]:
     """Around a user's action (a vote, a suggestion, a removal) done while Slack waits for the ack: wait at
-    most ``busy_seconds`` for another writer, commit durably (``synchronous = FULL``), and turn SQLite's
+    most ``busy_seconds`` for another writer (not at all when :data:`USER_WRITES_WAITING` actions already
+    wait), commit durably (``synchronous = FULL``), and turn SQLite's
     refusals into a :class:`DatabaseProblem` whose ``user_message`` the ack can give. The action's own
     ``write_transaction`` rolls it back whole."""
     check_identity(path_of(db))
-    db.conn.execute(f"PRAGMA busy_timeout = {int(busy_seconds * 1000)}")
+    may_wait = _waiting_writers.acquire(blocking=False)
+    db.conn.execute(f"PRAGMA busy_timeout = {int(busy_seconds * 1000) if may_wait else 0}")
     # An acked action must survive a power cut too, not only a crash: sync the log at each commit.
     db.conn.execute("PRAGMA synchronous = FULL")
     try:
@@ -491,6 +497,8 @@ def user_write(db: sqlite_utils.Database, busy_seconds: float = USER_BUSY_SECOND
             raise
         raise problem from error
     finally:
+        if may_wait:
+            _waiting_writers.release()
         db.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         db.conn.execute("PRAGMA synchronous = NORMAL")
 

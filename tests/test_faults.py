@@ -146,9 +146,9 @@ def test_a_write_lock_held_elsewhere_never_delays_an_ack_and_every_user_hears_th
         voted = []
         with write_lock_held(digest_db, hold_seconds) as holder:
             round_ = 0
-            while holder.poll() is None:  # rounds of 4 suggestions, 2 votes and 6 searches at once
-                with ThreadPoolExecutor(max_workers=12) as pool:
-                    wanted = [f"2305.{21000 + round_ * 10 + n}" for n in range(4)]
+            while holder.poll() is None:  # rounds of 10 suggestions, 2 votes and 6 searches at once
+                with ThreadPoolExecutor(max_workers=18) as pool:
+                    wanted = [f"2305.{21000 + round_ * 10 + n}" for n in range(10)]
                     asks = [pool.submit(bot.suggest, a, f"US{round_}x{n}") for n, a in enumerate(wanted)]
                     clicks = [
                         pool.submit(bot.click, ACTION_VOTE, str(target), f"UV{round_}x{n}", "vote") for n in range(2)

@@ -18,6 +18,7 @@ import sqlite_utils
 from bot import outbox
 from bot.arxiv.ids import ArxivRef
 from bot.db import (
+    USER_WRITES_WAITING,
     DatabaseBusy,
     DatabaseFull,
     DatabaseReadOnly,
@@ -250,3 +251,33 @@ def test_finished_jobs_are_pruned_after_a_week_failed_ones_after_a_month(db: sql
     outbox.enqueue(db, "pending", {}, lane="slack")
     assert outbox.prune(db) == 2
     assert [k for k, _ in _kinds(db)] == ["done-1", "failed-8", "pending"]
+
+
+def test_when_enough_user_actions_already_wait_for_the_lock_the_next_is_told_busy_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "crowd.db"
+    connect(path)
+    inside = threading.Barrier(USER_WRITES_WAITING + 1)
+    refused: list[str] = []
+
+    def waiting_user(n: int) -> None:
+        db = connect(path)
+        with user_write(db):
+            inside.wait()
+            try:
+                suggestions.suggest(db, f"U{n}", ArxivRef(f"2305.0000{n}"))
+            except sqlite3.OperationalError as error:
+                refused.append(str(error))
+
+    with closing(sqlite3.connect(path, isolation_level=None)) as other:
+        other.execute("BEGIN IMMEDIATE")
+        threads = [threading.Thread(target=waiting_user, args=(n,)) for n in range(USER_WRITES_WAITING)]
+        for thread in threads:
+            thread.start()
+        inside.wait()
+        db = connect(path)
+        with user_write(db):  # a search thread's worth of patience is all that is left: none
+            assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 0
+        for thread in threads:
+            thread.join()
+        other.execute("ROLLBACK")
+    assert len(refused) == USER_WRITES_WAITING  # they waited their second, then were refused too
