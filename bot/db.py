@@ -22,9 +22,15 @@ BUSY_TIMEOUT_SECONDS = 30.0
 USER_BUSY_SECONDS = 1.0
 """How long a user's action waits for another writer (:func:`user_write`): well inside Slack's 3 s."""
 USER_WRITES_WAITING = 3
-"""At most this many user actions wait for another writer at once; more are told "busy" at once, so that
-a held write lock never takes every HTTP thread away from searches (the server has 8)."""
-_waiting_writers = threading.BoundedSemaphore(USER_WRITES_WAITING)
+"""Once the write under way has waited :data:`STUCK_SECONDS` (another process holds the lock), at most this
+many more user actions wait behind it; the rest are told "busy" at once, so that a held write lock never
+takes every HTTP thread away from searches (the server has 8)."""
+STUCK_SECONDS = 0.1
+"""A user write taking longer than this is waiting for another process (ours take milliseconds)."""
+
+_user_writes = threading.Condition()
+_user_write_state = {"since": 0.0, "waiting": 0}
+"""``since``: when the user write under way started (0: none); ``waiting``: user writes queued behind it."""
 
 log = logging.getLogger(__name__)
 
@@ -477,30 +483,58 @@ def path_of(db: sqlite_utils.Database) -> str:
     return str(getattr(db.conn, "path", ""))
 
 
+def user_writes_waiting() -> tuple[int, float]:
+    """(user writes queued, seconds the one under way has taken so far): what :func:`user_write` decides by."""
+    with _user_writes:
+        since = _user_write_state["since"]
+        return int(_user_write_state["waiting"]), (time.monotonic() - since if since else 0.0)
+
+
 @contextmanager
 def user_write(db: sqlite_utils.Database, busy_seconds: float = USER_BUSY_SECONDS) -> Iterator[sqlite_utils.Database]:
     """Around a user's action (a vote, a suggestion, a removal) done while Slack waits for the ack: wait at
-    most ``busy_seconds`` for another writer (not at all when :data:`USER_WRITES_WAITING` actions already
-    wait), commit durably (``synchronous = FULL``), and turn SQLite's
-    refusals into a :class:`DatabaseProblem` whose ``user_message`` the ack can give. The action's own
-    ``write_transaction`` rolls it back whole."""
+    most ``busy_seconds`` in all for other writers, commit durably (``synchronous = FULL``), and turn
+    SQLite's refusals into a :class:`DatabaseProblem` whose ``user_message`` the ack can give. The action's
+    own ``write_transaction`` rolls it back whole.
+
+    This process's user actions take turns (SQLite has one writer anyway, and a burst of them then never
+    polls SQLite's lock against each other). While another process holds the lock, at most
+    :data:`USER_WRITES_WAITING` actions queue behind the one waiting for it; more are told "busy" at once."""
     check_identity(path_of(db))
-    may_wait = _waiting_writers.acquire(blocking=False)
-    db.conn.execute(f"PRAGMA busy_timeout = {int(busy_seconds * 1000) if may_wait else 0}")
-    # An acked action must survive a power cut too, not only a crash: sync the log at each commit.
-    db.conn.execute("PRAGMA synchronous = FULL")
+    deadline = time.monotonic() + busy_seconds
+    busy = DatabaseBusy(f"database {path_of(db)} (PAPERBOT_DB) is busy: another writer holds it")
+    with _user_writes:
+        while _user_write_state["since"]:
+            held = time.monotonic() - _user_write_state["since"]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or (held > STUCK_SECONDS and _user_write_state["waiting"] >= USER_WRITES_WAITING):
+                raise busy
+            _user_write_state["waiting"] += 1
+            try:
+                # Look again when the write under way ends, or when it turns out to be stuck.
+                _user_writes.wait(min(remaining, max(STUCK_SECONDS - held, 0.0) + 0.005))
+            finally:
+                _user_write_state["waiting"] -= 1
+        _user_write_state["since"] = time.monotonic()
     try:
-        yield db
-    except sqlite3.Error as error:
-        problem = classify(error, path_of(db))
-        if problem is None:
-            raise
-        raise problem from error
+        remaining = max(deadline - time.monotonic(), 0.05)
+        db.conn.execute(f"PRAGMA busy_timeout = {int(remaining * 1000)}")
+        # An acked action must survive a power cut too, not only a crash: sync the log at each commit.
+        db.conn.execute("PRAGMA synchronous = FULL")
+        try:
+            yield db
+        except sqlite3.Error as error:
+            problem = classify(error, path_of(db))
+            if problem is None:
+                raise
+            raise problem from error
+        finally:
+            db.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            db.conn.execute("PRAGMA synchronous = NORMAL")
     finally:
-        if may_wait:
-            _waiting_writers.release()
-        db.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        db.conn.execute("PRAGMA synchronous = NORMAL")
+        with _user_writes:
+            _user_write_state["since"] = 0.0
+            _user_writes.notify()
 
 
 def connect(path: Path | str) -> sqlite_utils.Database:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ import sqlite_utils
 from bot import outbox
 from bot.arxiv.ids import ArxivRef
 from bot.db import (
+    STUCK_SECONDS,
     USER_WRITES_WAITING,
     DatabaseBusy,
     DatabaseFull,
@@ -28,6 +30,7 @@ from bot.db import (
     thread_db,
     unpin_database,
     user_write,
+    user_writes_waiting,
     write_transaction,
 )
 from bot.outbox import GiveUp, Handler, Held, Job, Retry
@@ -253,31 +256,45 @@ def test_finished_jobs_are_pruned_after_a_week_failed_ones_after_a_month(db: sql
     assert [k for k, _ in _kinds(db)] == ["done-1", "failed-8", "pending"]
 
 
-def test_when_enough_user_actions_already_wait_for_the_lock_the_next_is_told_busy_at_once(tmp_path: Path) -> None:
+def test_while_another_process_holds_the_lock_only_a_few_user_actions_wait_the_rest_hear_busy_at_once(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "crowd.db"
     connect(path)
-    inside = threading.Barrier(USER_WRITES_WAITING + 1)
-    refused: list[str] = []
+    outcomes: dict[int, str] = {}
 
-    def waiting_user(n: int) -> None:
-        db = connect(path)
-        with user_write(db):
-            inside.wait()
-            try:
-                suggestions.suggest(db, f"U{n}", ArxivRef(f"2305.0000{n}"))
-            except sqlite3.OperationalError as error:
-                refused.append(str(error))
+    def user(n: int) -> None:
+        try:
+            with user_write(connect(path)) as db:
+                suggestions.suggest(db, f"U{n}", ArxivRef(f"2305.{n:05d}"))
+            outcomes[n] = "recorded"
+        except DatabaseBusy:
+            outcomes[n] = "busy"
 
     with closing(sqlite3.connect(path, isolation_level=None)) as other:
         other.execute("BEGIN IMMEDIATE")
-        threads = [threading.Thread(target=waiting_user, args=(n,)) for n in range(USER_WRITES_WAITING)]
+        threads = [threading.Thread(target=user, args=(n,)) for n in range(USER_WRITES_WAITING + 1)]
         for thread in threads:
             thread.start()
-        inside.wait()
-        db = connect(path)
-        with user_write(db):  # a search thread's worth of patience is all that is left: none
-            assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 0
+        # One waits for the lock, the others queue behind it in this process.
+        wait_for(lambda: user_writes_waiting()[0] == USER_WRITES_WAITING and user_writes_waiting()[1] > STUCK_SECONDS)
+        with pytest.raises(DatabaseBusy), user_write(connect(path)):
+            pass
+        assert all(thread.is_alive() for thread in threads)  # refused while they still wait
+        other.execute("ROLLBACK")
         for thread in threads:
             thread.join()
-        other.execute("ROLLBACK")
-    assert len(refused) == USER_WRITES_WAITING  # they waited their second, then were refused too
+    # A burst without another process's lock: everyone takes their turn, nobody is refused.
+    threads = [threading.Thread(target=user, args=(n,)) for n in range(10, 19)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [outcomes[n] for n in range(10, 19)] == ["recorded"] * 9
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
