@@ -37,7 +37,9 @@ BACKOFF_CAP_SECONDS = 3600.0
 IDLE_POLL_SECONDS = 2.0
 """How often an idle worker looks for due jobs when nobody woke it (a job another process enqueued)."""
 PROBLEM_PAUSE_SECONDS = 5.0
-"""How long a worker waits after the database refused it (busy, full, read-only, gone)."""
+"""How long a worker first waits after the database refused it (busy, full, read-only, gone); the wait
+doubles while the refusals go on, up to :data:`PROBLEM_PAUSE_CAP_SECONDS`."""
+PROBLEM_PAUSE_CAP_SECONDS = 30.0
 
 _wake = threading.Condition()
 _generation = [0]
@@ -258,7 +260,13 @@ def run_one(
     due). A database refusal raises :class:`Held` with the job (or :class:`~bot.db.DatabaseProblem` when
     not even the claim went through)."""
     if job is None:
-        job = claim(db, lane)
+        try:
+            job = claim(db, lane)
+        except sqlite3.Error as error:
+            refused = classify(error, path_of(db))
+            if refused is None:
+                raise
+            raise refused from error
         if job is None:
             return None
     try:
@@ -372,35 +380,28 @@ class Workers:
         self._resume(lane)
         reported: str | None = None
         held: Job | None = None
+        refusals = 0  # in a row: the pause grows, so a held job does not ask arXiv again every few seconds
         while not self.stop_event.is_set():
             generation = _generation[0]
+            pause = min(PROBLEM_PAUSE_SECONDS * 2**refusals, PROBLEM_PAUSE_CAP_SECONDS)
             try:
                 worked = run_one(thread_db(self.db_path), lane, self.handlers, held)
-                held = None
-                reported = None
-            except Held as stuck:
-                held = stuck.job
-                if str(stuck.problem) != reported:
-                    log.error(
-                        "outbox (%s): %s #%d waits: %s; trying again in %g s",
-                        lane,
-                        stuck.job.kind,
-                        stuck.job.id,
-                        stuck.problem,
-                        PROBLEM_PAUSE_SECONDS,
-                    )
-                    reported = str(stuck.problem)
-                self.stop_event.wait(PROBLEM_PAUSE_SECONDS)
-                continue
-            except DatabaseProblem as problem:
+                held, reported, refusals = None, None, 0
+            except (Held, DatabaseProblem) as error:
+                problem = error.problem if isinstance(error, Held) else error
+                if isinstance(error, Held):
+                    held = error.job
                 if str(problem) != reported:
-                    log.error("outbox (%s): %s; trying again in %g s", lane, problem, PROBLEM_PAUSE_SECONDS)
+                    waits = f"{held.kind} #{held.id} waits: " if held is not None else ""
+                    log.error("outbox (%s): %s%s; trying again in %g s and on", lane, waits, problem, pause)
                     reported = str(problem)
-                self.stop_event.wait(PROBLEM_PAUSE_SECONDS)
+                refusals += 1
+                self.stop_event.wait(pause)
                 continue
             except Exception:
-                log.exception("outbox (%s): the worker failed; trying again in %g s", lane, PROBLEM_PAUSE_SECONDS)
-                self.stop_event.wait(PROBLEM_PAUSE_SECONDS)
+                log.exception("outbox (%s): the worker failed; trying again in %g s", lane, pause)
+                refusals += 1
+                self.stop_event.wait(pause)
                 continue
             if not worked:
                 with _wake:

@@ -69,6 +69,10 @@ def _pending(db_path: Path, kind: str) -> int:
     return int(rows(db_path, "SELECT count(*) FROM outbox WHERE kind = ? AND status = 'pending'", kind)[0][0])
 
 
+def _outbox_stopped_by_full_disk(log: str) -> bool:
+    return any("outbox (arxiv)" in line and "is full" in line for line in log.splitlines())
+
+
 def _report(name: str, bot: Bot, lost: int) -> None:
     kinds = sorted({a.kind for a in bot.acks.acks})
     print(f"\n{name}: " + "; ".join(f"{kind} {bot.acks.summary(kind)}" for kind in kinds) + f"; actions lost {lost}")
@@ -237,6 +241,8 @@ def test_a_full_disk_is_named_reads_go_on_and_follow_ups_finish_once_space_is_ba
                 first = suggestion_ids(db_path)["2305.40000"]
                 wait_until(lambda: cards(fake).get(first), 15, "the first card, without its title yet")
                 assert TITLE not in cards(fake)[first][0]["text"]
+                # The background loop gave up for this hour: only the suggestion's own follow-up brings the title.
+                wait_until(lambda: "background enrichment stopped early" in bot.log(), 15, "the loop's first pass")
                 filler = fill_disk(volume)
                 arxiv.fail_always(None)
                 answers: dict[str, str] = {}
@@ -249,6 +255,8 @@ def test_a_full_disk_is_named_reads_go_on_and_follow_ups_finish_once_space_is_ba
                 assert DISK_FULL in answers[arxiv_id]
                 assert "MusicLM" in str(bot.command("musiclm", "UR").answer)  # reads keep working
                 assert bot.acks.missed() == []
+                # The first suggestion's follow-up runs again meanwhile, and the full disk stops it too.
+                wait_until(lambda: _outbox_stopped_by_full_disk(bot.log()), 30, "the follow-up stopped by the disk")
                 filler.unlink()
                 recorded = suggestion_ids(db_path)
                 said = {a for a, text in answers.items() if SUGGESTED in text}
