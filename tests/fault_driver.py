@@ -151,7 +151,7 @@ def running(fake: FakeSlack, db_path: Path, workdir: Path, **env: str) -> Iterat
     try:
         yield bot
     finally:
-        bot.stop(signal.SIGKILL if bot.proc and bot.proc.poll() is None else signal.SIGTERM)
+        bot.stop(signal.SIGTERM)
 
 
 # --- faults --------------------------------------------------------------------------------------------

@@ -504,3 +504,23 @@ def test_the_cards_of_team_picks_are_redrawn_after_the_roundup(bot: RunningBot, 
     )
     bot.fake.wait_for(lambda: json.dumps(cards(bot.fake)).count("A team pick in the 2023-01 roundup") == 2)
     assert ACTION_VOTE not in json.dumps(cards(bot.fake))  # nothing left to vote on
+
+
+def test_when_arxiv_never_answers_the_follow_up_finally_gives_up_and_says_so(
+    bot: RunningBot, arxiv: FakeArxivAPI, db_path: Path
+) -> None:
+    arxiv.fail_always("503")
+    _, response_url = suggest_cmd(bot, "2305.06666")
+    bot.fake.wait_for_responses(1, response_url)
+    # Skip the day of retries: the next try is its last.
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute(
+            "UPDATE outbox SET attempts = ?, due_at = 0 WHERE kind = ?",
+            [followups.PUBLISH_ATTEMPTS - 1, followups.PUBLISH],
+        )
+    outbox.wake()
+    [_, gave_up] = bot.fake.wait_for_responses(2, response_url, timeout=10)
+    assert "gave up fetching arXiv 2305.06666 from arXiv" in gave_up["text"]
+    status = connect(db_path).execute("SELECT status FROM outbox WHERE kind = ?", [followups.PUBLISH]).fetchone()[0]
+    assert status == "failed"
+    assert [s.arxiv_id for s in suggestions.open_suggestions(connect(db_path))] == ["2305.06666"]  # still listed
