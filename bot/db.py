@@ -2,6 +2,11 @@
 
 Schema changes are appended to :data:`MIGRATIONS` as new functions, never edited once shipped.
 Migrations run under ``BEGIN IMMEDIATE`` so two processes opening a new database at once do not race.
+
+Also what can go wrong with the file under a running bot: :func:`pin_database` (``serve`` keeps using the
+file it started with and never creates another), :func:`user_write` (a user's action waits about a second
+for other writers and commits durably), and :class:`DatabaseProblem`, the busy, full, read-only or gone
+database named in words a user can be told.
 """
 
 from __future__ import annotations
