@@ -228,6 +228,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     _ = settings.backups_kept  # and PAPERBOT_BACKUPS too, rather than the backup thread
     check_serve_settings(settings, socket_mode=socket_mode, scheduler=not args.no_scheduler)
     connect(settings.db_path)  # create and migrate before any listener thread opens it
+    from bot.db import pin_database
+
+    pin_database(settings.db_path)  # from now on: this file, or none (never a fresh empty one)
     from bot.slack.server import StartupError, start_slack
 
     try:
@@ -243,9 +246,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         scheduler = start_scheduler(settings, lambda: roundup_channel(settings))
         line = next_roundup_line(settings)
         if line:
-            print(f"paperbot: {line}", flush=True)
+            # One write: log lines from other threads share the stream and must not split the line.
+            sys.stdout.write(f"paperbot: {line}\n")
+            sys.stdout.flush()
     from bot.arxiv.enrich import run_background_enrichment
+    from bot.slack.followups import start_followups
 
+    workers = start_followups(settings)
     stop = threading.Event()
     threading.Thread(
         target=run_background_enrichment, args=(settings, stop), name="paperbot-enrich", daemon=True
@@ -258,6 +265,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         run()
     finally:
         stop.set()
+        workers.stop()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
     return 0

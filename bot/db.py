@@ -2,10 +2,17 @@
 
 Schema changes are appended to :data:`MIGRATIONS` as new functions, never edited once shipped.
 Migrations run under ``BEGIN IMMEDIATE`` so two processes opening a new database at once do not race.
+
+Also what can go wrong with the file under a running bot: :func:`pin_database` (``serve`` keeps using the
+file it started with and never creates another), :func:`user_write` (a user's action waits about a second
+for other writers and commits durably), and :class:`DatabaseProblem`, the busy, full, read-only or gone
+database named in words a user can be told.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -19,12 +26,57 @@ from bot.search import index as search_index
 
 BUSY_TIMEOUT_SECONDS = 30.0
 """How long a writer waits for another process's transaction before giving up."""
+USER_BUSY_SECONDS = 1.0
+"""How long a user's action waits for another writer (:func:`user_write`): well inside Slack's 3 s."""
+USER_WRITES_WAITING = 3
+"""Once the write under way has waited :data:`STUCK_SECONDS` (another process holds the lock), at most this
+many more user actions wait behind it; the rest are told "busy" at once, so that a held write lock never
+takes every HTTP thread away from searches (the server has 8)."""
+STUCK_SECONDS = 0.1
+"""A user write taking longer than this is waiting for another process (ours take milliseconds)."""
+
+_user_writes = threading.Condition()
+_user_write_state = {"since": 0.0, "waiting": 0}
+"""``since``: when the user write under way started (0: none); ``waiting``: user writes queued behind it."""
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = sqlite_utils.Migrations("paperbot")
 
 
 class DatabaseError(Exception):
     """The database cannot be opened or migrated; the message names the file and the reason."""
+
+
+class DatabaseProblem(DatabaseError):
+    """A write (or, for :class:`DatabaseUnavailable`, any use) that the database refused for a reason the
+    user should hear about; ``user_message`` says it in one sentence. Nothing was recorded."""
+
+    user_message = "paperbot's database refused this, so nothing was recorded. Please tell an admin."
+
+
+class DatabaseBusy(DatabaseProblem):
+    """Another connection held the write lock past the busy timeout."""
+
+    user_message = "paperbot is busy, try again in a moment. (Nothing was recorded.)"
+
+
+class DatabaseFull(DatabaseProblem):
+    """The disk (or the database's ``max_page_count``) is full."""
+
+    user_message = "paperbot's disk is full, so this was not recorded. Please tell an admin."
+
+
+class DatabaseReadOnly(DatabaseProblem):
+    """The file, its directory or the file system is read-only."""
+
+    user_message = "paperbot's database is read-only, so this was not recorded. Please tell an admin."
+
+
+class DatabaseUnavailable(DatabaseProblem):
+    """The file ``serve`` started with was deleted, moved or replaced: paperbot stops using it."""
+
+    user_message = "paperbot's database is unavailable. Please tell an admin."
 
 
 @MIGRATIONS()
@@ -324,6 +376,33 @@ def m009_roundup_watch_start(db: sqlite_utils.Database) -> None:
 
 
 @MIGRATIONS()
+def m010_outbox(db: sqlite_utils.Database) -> None:
+    """Work promised to a user after the ack (arXiv lookups, card posts and redraws, messages), kept until
+    done so that a restart or a failure resumes it (bot.outbox)."""
+    db.executescript(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,                  -- what to do, e.g. 'suggestion.publish'
+            lane TEXT NOT NULL,                  -- which workers run it: 'arxiv' | 'slack'
+            payload TEXT NOT NULL,               -- JSON
+            once_key TEXT UNIQUE,                -- a repeated Slack delivery enqueues nothing more
+            merge_key TEXT,                      -- pending jobs with one key are one job (a card redraw)
+            status TEXT NOT NULL DEFAULT 'pending',  -- pending | done | failed
+            attempts INTEGER NOT NULL DEFAULT 0,
+            due_at REAL NOT NULL,                -- unix time it may run next
+            lease_until REAL,                    -- unix time: claimed by a worker until then
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE INDEX outbox_due ON outbox(lane, status, due_at);
+        CREATE UNIQUE INDEX outbox_merge ON outbox(merge_key) WHERE status = 'pending' AND lease_until IS NULL;
+        """
+    )
+
+
+@MIGRATIONS()
 def m020_search_terms_version(db: sqlite_utils.Database) -> None:
     """The version of bot.search.terms that derived the stored search columns. 0: unknown, so a database
     from before this migration has its columns re-derived once when next opened (bot.search.index)."""
@@ -412,32 +491,6 @@ def m030_backfill_digest_versions(db: sqlite_utils.Database) -> None:
 
 
 @MIGRATIONS()
-def m050_reference_search(db: sqlite_utils.Database) -> None:
-    """What the digests cite: a full-text index over the references blocks' titles (a query such as
-    ``detectgpt`` answers with the reference), an index to find one work's listings across months, and
-    ``papers.enrich_requested_at``, set when someone asks for a paper's arXiv abstract before it was
-    enriched (the enrichment loop takes those papers first)."""
-    db.executescript(
-        """
-        CREATE VIRTUAL TABLE reference_search USING fts5(title, tokenize = 'unicode61 remove_diacritics 2');
-        INSERT INTO reference_search (rowid, title) SELECT rowid, title FROM digest_references;
-        CREATE TRIGGER references_search_insert AFTER INSERT ON digest_references BEGIN
-            INSERT INTO reference_search (rowid, title) VALUES (new.rowid, new.title);
-        END;
-        CREATE TRIGGER references_search_delete AFTER DELETE ON digest_references BEGIN
-            DELETE FROM reference_search WHERE rowid = old.rowid;
-        END;
-        CREATE TRIGGER references_search_update AFTER UPDATE OF title ON digest_references BEGIN
-            DELETE FROM reference_search WHERE rowid = old.rowid;
-            INSERT INTO reference_search (rowid, title) VALUES (new.rowid, new.title);
-        END;
-        CREATE INDEX digest_references_work ON digest_references(lower(title));
-        ALTER TABLE papers ADD COLUMN enrich_requested_at TEXT;
-        """
-    )
-
-
-@MIGRATIONS()
 def m040_conversation(db: sqlite_utils.Database) -> None:
     """Exactly one answer per message (mentions, direct messages, link unfurls), whatever Slack redelivers,
     and arXiv ids that arXiv does not have, so that unfurling them again does not ask arXiv again."""
@@ -472,20 +525,209 @@ def m040_conversation(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m050_reference_search(db: sqlite_utils.Database) -> None:
+    """What the digests cite: a full-text index over the references blocks' titles (a query such as
+    ``detectgpt`` answers with the reference), an index to find one work's listings across months, and
+    ``papers.enrich_requested_at``, set when someone asks for a paper's arXiv abstract before it was
+    enriched (the enrichment loop takes those papers first)."""
+    db.executescript(
+        """
+        CREATE VIRTUAL TABLE reference_search USING fts5(title, tokenize = 'unicode61 remove_diacritics 2');
+        INSERT INTO reference_search (rowid, title) SELECT rowid, title FROM digest_references;
+        CREATE TRIGGER references_search_insert AFTER INSERT ON digest_references BEGIN
+            INSERT INTO reference_search (rowid, title) VALUES (new.rowid, new.title);
+        END;
+        CREATE TRIGGER references_search_delete AFTER DELETE ON digest_references BEGIN
+            DELETE FROM reference_search WHERE rowid = old.rowid;
+        END;
+        CREATE TRIGGER references_search_update AFTER UPDATE OF title ON digest_references BEGIN
+            DELETE FROM reference_search WHERE rowid = old.rowid;
+            INSERT INTO reference_search (rowid, title) VALUES (new.rowid, new.title);
+        END;
+        CREATE INDEX digest_references_work ON digest_references(lower(title));
+        ALTER TABLE papers ADD COLUMN enrich_requested_at TEXT;
+        """
+    )
+
+
 _local = threading.local()
+
+_pinned: dict[str, tuple[int, int]] = {}
+"""Databases that must stay the file they were (``serve``): path -> (device, inode) at start."""
+_gone: dict[str, str] = {}
+"""Pinned databases found deleted or replaced: path -> what happened. Sticky until restart."""
+_pin_lock = threading.Lock()
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that remembers the path it was opened on, to check a pinned database before a write."""
+
+    path = ""
+
+
+def pin_database(path: Path | str) -> None:
+    """From now on the database at ``path`` must stay the file it is now (same device and inode).
+
+    ``serve`` calls this once the database is open: if the file is deleted, moved or replaced while it
+    runs, paperbot stops using it (:class:`DatabaseUnavailable`), says so once in the log and in
+    ``/healthz``, and never creates a fresh empty database in its place."""
+    info = os.stat(path)
+    with _pin_lock:
+        _pinned[str(path)] = (info.st_dev, info.st_ino)
+        _gone.pop(str(path), None)
+
+
+def unpin_database(path: Path | str) -> None:
+    """Forget :func:`pin_database` (a test that pins, then moves on)."""
+    with _pin_lock:
+        _pinned.pop(str(path), None)
+        _gone.pop(str(path), None)
+
+
+def check_identity(path: Path | str) -> None:
+    """Raise :class:`DatabaseUnavailable` when a pinned database is no longer the file it was."""
+    key = str(path)
+    expected = _pinned.get(key)
+    if expected is None:
+        return
+    problem = _gone.get(key)
+    if problem is None:
+        try:
+            info = os.stat(key)
+        except FileNotFoundError:
+            problem = "was deleted or moved away"
+        except OSError as error:
+            problem = f"cannot be checked ({error})"
+        else:
+            if (info.st_dev, info.st_ino) != expected:
+                problem = "was replaced by another file (a different inode or device)"
+        if problem is None:
+            return
+        with _pin_lock:
+            first = key not in _gone
+            _gone.setdefault(key, problem)
+        if first:
+            log.error(
+                "database %s %s while paperbot was running: paperbot stopped using it and will not create a"
+                " new one; restore the file (or point PAPERBOT_DB at the right one) and restart paperbot",
+                key,
+                problem,
+            )
+    raise DatabaseUnavailable(f"database {key} (PAPERBOT_DB) {problem}")
+
+
+def database_health() -> list[str]:
+    """What is wrong with the pinned databases (empty when nothing is): for ``/healthz``."""
+    problems = []
+    for key in list(_pinned):
+        try:
+            check_identity(key)
+        except DatabaseUnavailable as error:
+            problems.append(str(error))
+    return problems
+
+
+def classify(error: sqlite3.Error, path: str = "") -> DatabaseProblem | None:
+    """The user-facing kind of an SQLite failure (busy, full, read-only, moved), or ``None``."""
+    code = getattr(error, "sqlite_errorcode", None)
+    text = str(error).lower()
+    where = f"database {path} (PAPERBOT_DB)" if path else "database"
+    primary = code & 0xFF if isinstance(code, int) else None
+    if code == 1032 or "moved" in text:  # SQLITE_READONLY_DBMOVED: the file was unlinked or renamed
+        return DatabaseUnavailable(f"{where} was moved or deleted: {error}")
+    if primary in (5, 6) or "locked" in text or "busy" in text:
+        return DatabaseBusy(f"{where} is busy: {error}")
+    if primary == 13 or "full" in text:
+        return DatabaseFull(
+            f"{where} is full ({error}): free space on its volume (or raise max_page_count); paperbot finishes"
+            " pending follow-ups by itself once writes succeed again"
+        )
+    if primary == 8 or "readonly" in text or "read-only" in text:
+        return DatabaseReadOnly(f"{where} is read-only ({error}): make the file and its directory writable")
+    return None
+
+
+def path_of(db: sqlite_utils.Database) -> str:
+    """The path ``db`` was opened on (``""`` when unknown)."""
+    return str(getattr(db.conn, "path", ""))
+
+
+def user_writes_waiting() -> tuple[int, float]:
+    """(user writes queued, seconds the one under way has taken so far): what :func:`user_write` decides by."""
+    with _user_writes:
+        since = _user_write_state["since"]
+        return int(_user_write_state["waiting"]), (time.monotonic() - since if since else 0.0)
+
+
+@contextmanager
+def user_write(db: sqlite_utils.Database, busy_seconds: float = USER_BUSY_SECONDS) -> Iterator[sqlite_utils.Database]:
+    """Around a user's action (a vote, a suggestion, a removal) done while Slack waits for the ack: wait at
+    most ``busy_seconds`` in all for other writers, commit durably (``synchronous = FULL``), and turn
+    SQLite's refusals into a :class:`DatabaseProblem` whose ``user_message`` the ack can give. The action's
+    own ``write_transaction`` rolls it back whole.
+
+    This process's user actions take turns (SQLite has one writer anyway, and a burst of them then never
+    polls SQLite's lock against each other). While another process holds the lock, at most
+    :data:`USER_WRITES_WAITING` actions queue behind the one waiting for it; more are told "busy" at once."""
+    check_identity(path_of(db))
+    deadline = time.monotonic() + busy_seconds
+    busy = DatabaseBusy(f"database {path_of(db)} (PAPERBOT_DB) is busy: another writer holds it")
+    with _user_writes:
+        while _user_write_state["since"]:
+            held = time.monotonic() - _user_write_state["since"]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or (held > STUCK_SECONDS and _user_write_state["waiting"] >= USER_WRITES_WAITING):
+                raise busy
+            _user_write_state["waiting"] += 1
+            try:
+                # Look again when the write under way ends, or when it turns out to be stuck.
+                _user_writes.wait(min(remaining, max(STUCK_SECONDS - held, 0.0) + 0.005))
+            finally:
+                _user_write_state["waiting"] -= 1
+        _user_write_state["since"] = time.monotonic()
+    try:
+        remaining = max(deadline - time.monotonic(), 0.05)
+        db.conn.execute(f"PRAGMA busy_timeout = {int(remaining * 1000)}")
+        # An acked action must survive a power cut too, not only a crash: sync the log at each commit.
+        db.conn.execute("PRAGMA synchronous = FULL")
+        try:
+            yield db
+        except sqlite3.Error as error:
+            problem = classify(error, path_of(db))
+            if problem is None:
+                raise
+            raise problem from error
+        finally:
+            db.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            db.conn.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        with _user_writes:
+            _user_write_state["since"] = 0.0
+            _user_writes.notify()
 
 
 def connect(path: Path | str) -> sqlite_utils.Database:
     """Open the database at ``path`` (``":memory:"`` for a private in-memory one), migrated and in WAL mode.
 
-    The connection belongs to the calling thread; use :func:`thread_db` to share one per thread.
+    The connection belongs to the calling thread; use :func:`thread_db` to share one per thread. A pinned
+    database (:func:`pin_database`) is opened only if it is still the same file, and never created.
     """
     target = str(path)
+    check_identity(target)
     try:
-        if target != ":memory:":
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in write_transaction).
-        conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        if target in _pinned:
+            # mode=rw: a file that vanished since the check is an error here, not a new empty database.
+            uri = f"{Path(target).absolute().as_uri()}?mode=rw"
+            conn = sqlite3.connect(
+                uri, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, uri=True, factory=_Connection
+            )
+        else:
+            if target != ":memory:":
+                Path(target).parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in write_transaction).
+            conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, factory=_Connection)
+        conn.path = target
         conn.execute("PRAGMA foreign_keys = ON")
         db = sqlite_utils.Database(conn)
         if target != ":memory:":
@@ -496,6 +738,9 @@ def connect(path: Path | str) -> sqlite_utils.Database:
         migrate(db)
         refresh_search_terms(db)
     except (sqlite3.Error, OSError) as error:
+        problem = classify(error, target) if isinstance(error, sqlite3.Error) and target in _pinned else None
+        if problem is not None:
+            raise problem from error
         raise DatabaseError(f"database {target} (PAPERBOT_DB): {error}") from error
     return db
 
@@ -540,27 +785,20 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
     """``BEGIN IMMEDIATE`` … ``COMMIT``: take the write lock up front so a concurrent writer waits for
     the busy timeout instead of failing mid-transaction; roll back on any error.
 
-    As ``sqlite_utils.Database.atomic()`` does: ROLLBACK only while a transaction is open (SQLite rolls
-    back by itself on some errors, e.g. disk full, and a second ROLLBACK would raise "no transaction is
-    active" in place of the real error), and a COMMIT that fails is rolled back too, so the per-thread
-    connection never stays inside a half-finished transaction for its next user.
+    As ``sqlite_utils.Database.atomic()`` does: ROLLBACK only while a transaction is open (SQLite has
+    already rolled back after some errors, e.g. a full disk, and a failing ROLLBACK would hide the first
+    error), and a COMMIT that fails is rolled back too, so the connection is never left inside a
+    transaction. A pinned database that was deleted or replaced is not written (:func:`check_identity`).
     """
+    check_identity(path_of(db))
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
-    except BaseException:
-        _rollback_if_open(db.conn)
-        raise
-    try:
         db.conn.execute("COMMIT")
     except BaseException:
-        _rollback_if_open(db.conn)
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
         raise
-
-
-def _rollback_if_open(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
 
 
 def thread_db(path: Path | str) -> sqlite_utils.Database:
@@ -569,6 +807,7 @@ def thread_db(path: Path | str) -> sqlite_utils.Database:
     SQLite connections must not cross threads; Bolt listeners and scheduler jobs run in worker threads.
     """
     key = str(path)
+    check_identity(key)
     connections: dict[str, sqlite_utils.Database] = getattr(_local, "connections", None) or {}
     _local.connections = connections
     if key not in connections:

@@ -244,7 +244,7 @@ def test_a_full_serve_run_logs_no_secret(tmp_path: Path, log_format: str) -> Non
         )
         proc = spawn_bot(
             "serve", "--http", "--host", "127.0.0.1", "--port", str(port),
-            env=env, cwd=tmp_path, stderr=subprocess.STDOUT,
+            env=env, cwd=tmp_path, stderr=subprocess.STDOUT, pace_seconds=0,
         )  # fmt: skip
         output = Output(proc)
         response_urls = [fake.response_url(name) for name in ("cmd", "suggest", "action")]

@@ -6,18 +6,25 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot import outbox
+from bot.arxiv.enrich import run_background_enrichment
 from bot.arxiv.ids import ArxivRef
-from bot.db import connect
+from bot.db import connect, write_transaction
 from bot.digest.store import load_file
 from bot.roundup.post import post_roundup
+from bot.slack import followups
 from bot.slack.ids import ACTION_REMOVE, ACTION_VOTE, SHORTCUT_GLOBAL, SHORTCUT_MESSAGE, VIEW_SUGGEST
 from bot.suggestions import model as suggestions
 from tests.conftest import DATA, SHIPPED_DIGEST
@@ -433,3 +440,107 @@ def test_the_word_payload_in_a_command_is_read_as_a_command(bot: RunningBot) -> 
     assert "suggested for the next roundup" in answer["text"]
     bot.fake.wait_for_responses(1, response_url)  # the lazy half read the same command
     assert "the payload section is great" in json.dumps(cards(bot.fake)[0])
+
+
+def test_a_repeated_modal_submission_records_once_and_sends_one_dm(bot: RunningBot, db_path: Path) -> None:
+    selected = {"type": "plain_text_input", "value": "2305.04321"}
+    for _ in range(3):  # Slack delivers the same view_submission again when it missed our ack
+        status, body = _submit(bot, selected, "worth it", CHANNEL)
+        assert status == 200 and body.strip() in (b"", b"{}")
+    bot.fake.wait_for(lambda: outbox.pending(connect(db_path)) == 0 and len(bot.fake.calls("chat.postMessage")) >= 2)
+    dms = [c for c in bot.fake.calls("chat.postMessage") if c.params["channel"] == "U4"]
+    assert len(dms) == 1 and "Posted its card" in dms[0].params["text"]
+    assert len(cards(bot.fake)) == 1
+    [suggestion] = suggestions.open_suggestions(connect(db_path))
+    assert suggestion.votes == 1
+    # Another submission (other words: not a repeat) is told again, as a vote already counted.
+    _submit(bot, selected, "still worth it", CHANNEL)
+    bot.fake.wait_for(lambda: len([c for c in bot.fake.calls("chat.postMessage") if c.params["channel"] == "U4"]) == 2)
+
+
+def test_a_suggestion_made_while_arxiv_was_down_gets_its_title_from_the_background_loop(
+    bot: RunningBot, arxiv: FakeArxivAPI, db_path: Path
+) -> None:
+    arxiv.fail_always("503")
+    _, response_url = suggest_cmd(bot, "2305.05555")
+    [told] = bot.fake.wait_for_responses(1, response_url)
+    assert "arXiv did not answer; the title will appear" in told["text"]
+    [card] = cards(bot.fake)
+    assert "Synthetic Study" not in json.dumps(card)
+    # Leave the suggestion's own retries for later: the background loop alone brings the title.
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute("UPDATE outbox SET due_at = due_at + 3600 WHERE kind = 'suggestion.publish'")
+    arxiv.fail_always(None)
+    stop = threading.Event()
+    settings = bot_settings(bot.fake, db_path, ARXIV_API_URL=arxiv.url, ARXIV_DELAY_SECONDS="0")
+    loop = threading.Thread(target=run_background_enrichment, args=(settings, stop), daemon=True)
+    loop.start()
+    try:
+        bot.fake.wait_for(lambda: "Synthetic Study 2305.05555" in json.dumps(cards(bot.fake)[0]), timeout=10)
+    finally:
+        stop.set()
+        loop.join(timeout=10)
+    assert len(cards(bot.fake)) == 1  # the card the user already saw, redrawn
+    assert bot.fake.responses(response_url) == [told]
+
+
+def test_a_card_posted_by_a_run_that_died_before_recording_it_is_not_posted_again(
+    bot: RunningBot, db_path: Path
+) -> None:
+    db = connect(db_path)
+    suggestion = suggestions.suggest(db, "U1", ArxivRef("2305.01234"), channel=CHANNEL).suggestion
+    assert suggestion is not None
+    with write_transaction(db):  # a previous process claimed the follow-up...
+        followups.enqueue_publish(db, suggestion.id, CHANNEL, {"dm": "U1"})
+        db.execute(
+            "UPDATE outbox SET attempts = 1, lease_until = ? WHERE kind = ?", [time.time() + 3600, followups.PUBLISH]
+        )
+    from slack_sdk import WebClient
+
+    # ...posted the card, and died before recording it.
+    posted = WebClient(token=BOT_TOKEN, base_url=bot.fake.api_url).chat_postMessage(
+        channel=CHANNEL, text="card", metadata=followups.card_metadata(suggestion.id)
+    )
+    outbox.resume(db)
+    outbox.wake()
+    bot.fake.wait_for(lambda: suggestions.get_suggestion(connect(db_path), suggestion.id).message_ts == posted["ts"])
+    bot.fake.wait_for(lambda: outbox.pending(connect(db_path)) == 0)
+    assert len(bot.fake.calls("chat.postMessage")) == 2  # the card above and the DM: no second card
+    assert len(cards(bot.fake)) == 1 and "Synthetic Study 2305.01234" in json.dumps(cards(bot.fake)[0])
+
+
+def test_the_cards_of_team_picks_are_redrawn_after_the_roundup(bot: RunningBot, db_path: Path) -> None:
+    for n in range(2):
+        suggest_cmd(bot, f"2305.0100{n}", user=f"U{n}")
+    bot.fake.wait_for(lambda: len(cards(bot.fake)) == 2)
+    from slack_sdk import WebClient
+
+    from bot.slack.client import WebApiChannel
+
+    client = WebApiChannel(WebClient(token=BOT_TOKEN, base_url=bot.fake.api_url, retry_handlers=[]))  # type: ignore[arg-type]
+    db = connect(db_path)
+    assert post_roundup(db, client, "2023-01", ROUNDUP, owner="t", post_interval=0, sleep=lambda s: None).status == (
+        "posted"
+    )
+    bot.fake.wait_for(lambda: json.dumps(cards(bot.fake)).count("A team pick in the 2023-01 roundup") == 2)
+    assert ACTION_VOTE not in json.dumps(cards(bot.fake))  # nothing left to vote on
+
+
+def test_when_arxiv_never_answers_the_follow_up_finally_gives_up_and_says_so(
+    bot: RunningBot, arxiv: FakeArxivAPI, db_path: Path
+) -> None:
+    arxiv.fail_always("503")
+    _, response_url = suggest_cmd(bot, "2305.06666")
+    bot.fake.wait_for_responses(1, response_url)
+    # Skip the day of retries: the next try is its last.
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute(
+            "UPDATE outbox SET attempts = ?, due_at = 0 WHERE kind = ?",
+            [followups.PUBLISH_ATTEMPTS - 1, followups.PUBLISH],
+        )
+    outbox.wake()
+    [_, gave_up] = bot.fake.wait_for_responses(2, response_url, timeout=10)
+    assert "gave up fetching arXiv 2305.06666 from arXiv" in gave_up["text"]
+    status = connect(db_path).execute("SELECT status FROM outbox WHERE kind = ?", [followups.PUBLISH]).fetchone()[0]
+    assert status == "failed"
+    assert [s.arxiv_id for s in suggestions.open_suggestions(connect(db_path))] == ["2305.06666"]  # still listed

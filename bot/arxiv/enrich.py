@@ -32,7 +32,9 @@ Public functions (none of them is meant for a Slack request path: they wait on a
 * :func:`enrich_pending` — one enrichment run over the database; returns an :class:`EnrichReport`.
 * :func:`enrich_ids` — fetch arbitrary arXiv ids into ``arxiv_entries`` (for suggestions).
 * :func:`enrich_after_load` — what ``paperbot load`` runs for the months it loaded; never raises for arXiv.
-* :func:`run_background_enrichment` — the bot's loop: enrich pending papers every ``interval_seconds``.
+* :func:`enrich_suggestions` — fetch open suggestions still without metadata, and have their cards redrawn.
+* :func:`run_background_enrichment` — the bot's loop: enrich pending papers and suggestions every
+  ``interval_seconds``.
 * :func:`match_title`, :func:`clean_title`, :func:`same_person` — the matching rules, pure.
 """
 
@@ -54,6 +56,7 @@ from typing import Any, NamedTuple, TextIO
 
 import sqlite_utils
 
+from bot import outbox
 from bot.arxiv.client import (
     MAX_IDS_PER_REQUEST,
     ArxivCancelled,
@@ -69,6 +72,7 @@ from bot.arxiv.ids import parse_arxiv_ref
 from bot.config import ConfigError, Settings
 from bot.db import DatabaseError, thread_db, write_transaction
 from bot.digest.parse import normalise_title
+from bot.suggestions import model as suggestions
 
 log = logging.getLogger(__name__)
 
@@ -707,6 +711,30 @@ def request_enrichment(db: sqlite_utils.Database, paper_id: int) -> tuple[str, s
     return status, detail, True
 
 
+def enrich_suggestions(db: sqlite_utils.Database, client: ArxivClient) -> list[int]:
+    """Fetch the papers of open suggestions that still have no arXiv metadata (suggested while arXiv was
+    down) and have their cards redrawn (bot.outbox); returns the suggestions that got their metadata.
+    arXiv failures are logged, never raised: the next pass tries again."""
+    waiting = suggestions.without_metadata(db, limit=MAX_IDS_PER_REQUEST)
+    if not waiting:
+        return []
+    try:
+        result = enrich_ids(db, client, [s.arxiv_id for s in waiting])
+    except ArxivCancelled:
+        return []
+    except ArxivError as error:
+        log.warning("background enrichment of %d suggestion(s) stopped: %s", len(waiting), error)
+        return []
+    done = [s.id for s in waiting if s.arxiv_id in result.available]
+    if done:
+        with write_transaction(db):
+            for suggestion_id in done:
+                suggestions.enqueue_redraw(db, suggestion_id)
+        outbox.wake()
+        log.info("background enrichment: %d suggestion(s) got their arXiv metadata; redrawing their cards", len(done))
+    return done
+
+
 BACKGROUND_CHUNK = 500
 """Papers the bot's loop takes per pass: a database of 100,000 pending papers is not held in memory at once."""
 
@@ -746,9 +774,9 @@ def run_background_enrichment(
     interval_seconds: float = 3600.0,
     poll_seconds: float = REQUEST_POLL_SECONDS,
 ) -> None:
-    """The bot's enrichment loop: enrich pending papers, then wait ``interval_seconds`` (or until ``stop``),
-    or only until someone asks for a paper's metadata (a click on *English abstract*), looked for every
-    ``poll_seconds``.
+    """The bot's enrichment loop: enrich pending papers, then open suggestions without metadata (their cards
+    are then redrawn), then wait ``interval_seconds`` (or until ``stop``), or only until someone asks for a
+    paper's metadata (a click on *English abstract*), looked for every ``poll_seconds``.
 
     Runs in its own thread with its own database connection. Never raises: a failed pass is logged with
     its traceback and tried again next interval. Returns soon after ``stop`` is set: waits are cut short
@@ -762,6 +790,8 @@ def run_background_enrichment(
             db = thread_db(settings.db_path)
             with ArxivClient.from_settings(settings, cancel=stop) as client:
                 report = enrich_pending(db, client, stop=stop, limit=BACKGROUND_CHUNK)
+                if not report.error and not stop.is_set():
+                    enrich_suggestions(db, client)
             if report.error:
                 log.warning("background enrichment stopped early: %s (%s)", report.error, report.summary())
             elif report.selected:

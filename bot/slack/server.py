@@ -1,13 +1,15 @@
 """Running the bot: HTTP on waitress, or Socket Mode.
 
 HTTP mode serves ``POST /slack/events`` (Bolt verifies each request's signature: forged, unsigned or
-stale requests get 401) and ``GET /healthz``; every other path is 404. waitress is a production WSGI
+stale requests get 401) and ``GET /healthz`` (503 naming the problem once the database ``serve`` started
+with was deleted or replaced); every other path is 404. waitress is a production WSGI
 server (Bolt's ``app.start()`` is a development server).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -21,6 +23,7 @@ from slack_bolt.request.internals import build_context
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
+from bot.db import database_health
 from bot.slack.app import build_app
 
 EVENTS_PATH = "/slack/events"
@@ -86,6 +89,10 @@ def make_wsgi_app(app: App) -> Callable[[dict[str, Any], StartResponse], Iterabl
         if path == EVENTS_PATH and method == "POST":
             return bolt(environ, start_response)
         if path == HEALTH_PATH and method == "GET":
+            problems = database_health()
+            if problems:  # the database serve started with was deleted or replaced: not healthy
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return ["".join(f"{problem}\n" for problem in problems).encode()]
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok\n"]
         if path == EVENTS_PATH:
@@ -105,7 +112,9 @@ def create_http_server(app: App, host: str, port: int) -> Any:
 def serve_http(server: Any, host: str) -> None:
     """Run a server made by :func:`create_http_server` until interrupted."""
     log.info("paperbot listening on http://%s:%s%s", host, server.effective_port, EVENTS_PATH)
-    print(f"paperbot: HTTP mode on http://{host}:{server.effective_port}{EVENTS_PATH} (Ctrl-C stops)", flush=True)
+    # One write: log lines from other threads share the stream and must not split the line.
+    sys.stdout.write(f"paperbot: HTTP mode on http://{host}:{server.effective_port}{EVENTS_PATH} (Ctrl-C stops)\n")
+    sys.stdout.flush()
     server.run()
 
 

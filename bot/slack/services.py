@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlite_utils
 from slack_sdk import WebClient
@@ -16,8 +15,6 @@ from bot.slack.client import make_web_client
 @dataclass(frozen=True)
 class Services:
     settings: Settings
-    _card_locks: dict[int, threading.Lock] = field(default_factory=dict, repr=False)
-    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __deepcopy__(self, memo: dict[int, object]) -> Services:
         # Bolt deep-copies the context for lazy listeners (https://github.com/slackapi/bolt-python/issues/545);
@@ -31,9 +28,3 @@ class Services:
     def posting_client(self) -> WebClient:
         """A Web API client without blind retries, for messages that must not be sent twice."""
         return make_web_client(self.settings, retries=False)
-
-    def card_lock(self, suggestion_id: int) -> threading.Lock:
-        """Serialises redraws of one suggestion's card: each redraw reads the count under the lock, so
-        the last update Slack receives carries the final count, however many people vote at once."""
-        with self._guard:
-            return self._card_locks.setdefault(suggestion_id, threading.Lock())

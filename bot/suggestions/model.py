@@ -12,16 +12,21 @@ concurrent votes from many users count exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import sqlite_utils
 
+from bot import outbox
 from bot.arxiv.ids import ArxivRef, parse_arxiv_ref
 from bot.db import write_transaction
 from bot.digest import catalog
 from bot.digest.catalog import PaperView
+
+REDRAW_JOB = "suggestion.redraw"
+"""The outbox job that redraws a suggestion's card (run by bot.slack.followups)."""
 
 DAILY_LIMIT = 10
 MAX_WHY_CHARS = 500
@@ -66,6 +71,10 @@ class Suggestion:
     def open(self) -> bool:
         return self.included_in is None and self.removed_by is None
 
+
+Recorded = Callable[[sqlite_utils.Database, int, str], None]
+"""Called inside the transaction that recorded an action, with the suggestion id and the outcome, to
+record what must follow it (bot.outbox) atomically with it."""
 
 Outcome = Literal["created", "voted", "already_voted", "in_digest", "picked_before", "limit", "invalid"]
 
@@ -153,6 +162,20 @@ def open_suggestions(db: sqlite_utils.Database, limit: int = 50) -> list[Suggest
     return [_suggestion(row) for row in rows]
 
 
+def without_metadata(db: sqlite_utils.Database, limit: int = 100) -> list[Suggestion]:
+    """Open suggestions whose paper arXiv has not described yet (suggested while arXiv was down)."""
+    rows = db.execute(
+        _SELECT + " WHERE s.included_in IS NULL AND s.removed_by IS NULL AND a.arxiv_id IS NULL ORDER BY s.id LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [_suggestion(row) for row in rows]
+
+
+def enqueue_redraw(db: sqlite_utils.Database, suggestion_id: int) -> None:
+    """Have the suggestion's card redrawn after this transaction (one waiting redraw per card)."""
+    outbox.enqueue(db, REDRAW_JOB, {"suggestion_id": suggestion_id}, lane="slack", merge_key=f"card:{suggestion_id}")
+
+
 def user_suggestions(db: sqlite_utils.Database, user_id: str, limit: int = 20) -> list[Suggestion]:
     rows = db.execute(_SELECT + " WHERE s.suggested_by = ? ORDER BY s.id DESC LIMIT ?", [user_id, limit]).fetchall()
     return [_suggestion(row) for row in rows]
@@ -166,8 +189,10 @@ def suggest(
     *,
     channel: str | None = None,
     now: datetime | None = None,
+    then: Recorded | None = None,
 ) -> SuggestResult:
-    """Record ``user_id``'s suggestion of ``ref`` (or their vote, when it is already suggested)."""
+    """Record ``user_id``'s suggestion of ``ref`` (or their vote, when it is already suggested); ``then``
+    runs in the same transaction for a created, voted or already voted suggestion."""
     problem = validate_why(why)
     if problem:
         return SuggestResult("invalid", problem)
@@ -215,6 +240,8 @@ def suggest(
                 [suggestion_id, user_id, moment.isoformat()],
             )
             outcome = "created"
+        if then is not None:
+            then(db, suggestion_id, outcome)
     suggestion = get_suggestion(db, suggestion_id)
     assert suggestion is not None
     messages = {
@@ -225,10 +252,12 @@ def suggest(
     return SuggestResult(outcome, messages[outcome], suggestion)
 
 
-def toggle_vote(db: sqlite_utils.Database, suggestion_id: int, user_id: str) -> tuple[Suggestion, bool] | None:
+def toggle_vote(
+    db: sqlite_utils.Database, suggestion_id: int, user_id: str, *, then: Recorded | None = None
+) -> tuple[Suggestion, bool] | None:
     """Add the user's vote, or take it back; returns the suggestion and whether the user now votes for it.
 
-    ``None`` when the suggestion does not exist or is no longer open.
+    ``None`` when the suggestion does not exist or is no longer open. ``then`` runs in the same transaction.
     """
     with write_transaction(db):
         row = db.execute(
@@ -244,18 +273,25 @@ def toggle_vote(db: sqlite_utils.Database, suggestion_id: int, user_id: str) -> 
                 "INSERT INTO votes (suggestion_id, user_id, created_at) VALUES (?, ?, ?)",
                 [suggestion_id, user_id, _now().isoformat()],
             )
+        if then is not None:
+            then(db, suggestion_id, "unvoted" if removed else "voted")
     suggestion = get_suggestion(db, suggestion_id)
     assert suggestion is not None
     return suggestion, not removed
 
 
-def remove(db: sqlite_utils.Database, suggestion_id: int, admin_id: str) -> Suggestion | None:
-    """An admin removes a suggestion (it stays in the database, marked, and leaves every list)."""
+def remove(
+    db: sqlite_utils.Database, suggestion_id: int, admin_id: str, *, then: Recorded | None = None
+) -> Suggestion | None:
+    """An admin removes a suggestion (it stays in the database, marked, and leaves every list); ``then``
+    runs in the same transaction when it was removed now."""
     with write_transaction(db):
-        db.execute(
+        changed = db.execute(
             "UPDATE suggestions SET removed_by = ?, removed_at = ? WHERE id = ? AND removed_by IS NULL",
             [admin_id, _now().isoformat(), suggestion_id],
-        )
+        ).rowcount
+        if changed and then is not None:
+            then(db, suggestion_id, "removed")
     return get_suggestion(db, suggestion_id)
 
 
@@ -294,8 +330,10 @@ def roundup_picks(db: sqlite_utils.Database) -> tuple[list[Pick], tuple[int, ...
 
 
 def mark_included(db: sqlite_utils.Database, month: str, suggestion_ids: tuple[int, ...]) -> None:
-    """Inside the caller's transaction: these picks were shown in the ``month`` roundup."""
-    db.conn.executemany(
-        "UPDATE suggestions SET included_in = ? WHERE id = ? AND included_in IS NULL",
-        [(month, suggestion_id) for suggestion_id in suggestion_ids],
-    )
+    """Inside the caller's transaction: these picks were shown in the ``month`` roundup (their cards are
+    redrawn after it, by the outbox)."""
+    for suggestion_id in suggestion_ids:
+        if db.execute(
+            "UPDATE suggestions SET included_in = ? WHERE id = ? AND included_in IS NULL", [month, suggestion_id]
+        ).rowcount:
+            enqueue_redraw(db, suggestion_id)  # its card says it was a team pick, and loses its buttons

@@ -39,7 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
-FAULTS = ("429", "503", "400-error-feed", "error-entry", "html", "empty", "slow", "truncated", "reset")
+FAULTS = ("429", "503", "400-error-feed", "error-entry", "html", "empty", "slow", "truncated", "reset", "hang")
+"""``hang``: accept the request and never answer (until :meth:`FakeArxivAPI.release` or the server stops)."""
 
 _ID = re.compile(r"^(?:\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?$")
 
@@ -510,9 +511,11 @@ class FakeArxivAPI:
     _queue: list[str | None] = field(default_factory=list)
     _always: str | None = None
     _in_flight: int = 0
+    _hanging: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
+    _released: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.papers = tuple(self.papers)
@@ -525,12 +528,30 @@ class FakeArxivAPI:
         for fault in faults:
             assert fault is None or fault in FAULTS, fault
         with self._lock:
+            if "hang" in faults:
+                self._released.clear()
             self._queue.extend(faults)
 
     def fail_always(self, fault: str | None) -> None:
         assert fault is None or fault in FAULTS, fault
         with self._lock:
+            if fault == "hang":
+                self._released.clear()
             self._always = fault
+
+    def release(self) -> None:
+        """End the hang: requests hanging now are dropped unanswered; later ones are answered normally
+        unless another fault is set."""
+        with self._lock:
+            if self._always == "hang":
+                self._always = None
+            self._queue = [fault for fault in self._queue if fault != "hang"]
+        self._released.set()
+
+    def hanging(self) -> int:
+        """Requests accepted and not answered (hanging) right now."""
+        with self._lock:
+            return self._hanging
 
     @property
     def url(self) -> str:
@@ -557,6 +578,7 @@ class FakeArxivAPI:
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        self._released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -617,6 +639,16 @@ class FakeArxivAPI:
     def _respond(self, handler: BaseHTTPRequestHandler, path: str, params: dict[str, str], fault: str | None) -> None:
         if path != "/api/query":
             self._send(handler, 404, b"Not Found", "text/plain")
+            return
+        if fault == "hang":
+            with self._lock:
+                self._hanging += 1
+            try:
+                self._released.wait()
+            finally:
+                with self._lock:
+                    self._hanging -= 1
+            handler.close_connection = True
             return
         if fault == "reset":
             handler.connection.shutdown(socket.SHUT_RDWR)

@@ -15,6 +15,7 @@ from slack_bolt import App
 
 from bot.config import Settings
 from bot.slack.app import build_app
+from bot.slack.followups import start_followups
 from bot.slack.server import create_http_server
 
 from .signing import SIGNING_SECRET, post, slash_command_body
@@ -69,11 +70,13 @@ def running_bot(settings: Settings, fake: FakeSlack) -> Iterator[RunningBot]:
     server = create_http_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, name="paperbot-http", daemon=True)
     thread.start()
+    workers = start_followups(settings)  # the outbox workers, as ``serve`` starts them
     try:
         yield RunningBot(app=app, url=f"http://127.0.0.1:{server.effective_port}", fake=fake)
     finally:
         stop_http_server(server)
         thread.join(timeout=5)
+        workers.stop()
 
 
 def stop_http_server(server: Any, timeout: float = 5.0) -> None:

@@ -44,13 +44,13 @@ def register_listeners(app: App) -> None:
     app.action(ACTION_SHARE)(ack=actions.ack_action, lazy=[errors.in_background(actions.share_card)])
     app.action(ACTION_FULL_SUMMARY)(ack=actions.ack_action, lazy=[errors.in_background(actions.full_summary)])
     app.action(re.compile(f"^{ACTION_LINK}"))(actions.ack_action)
-    app.action(ACTION_VOTE)(ack=suggesting.ack_button, lazy=[errors.in_background(suggesting.vote)])
-    app.action(ACTION_REMOVE)(ack=suggesting.ack_button, lazy=[errors.in_background(suggesting.remove)])
+    app.action(ACTION_VOTE)(ack=suggesting.vote_ack, lazy=[errors.in_background(suggesting.vote)])
+    app.action(ACTION_REMOVE)(ack=suggesting.remove_ack, lazy=[errors.in_background(suggesting.remove)])
     app.shortcut(SHORTCUT_MESSAGE)(
         ack=suggesting.ack_shortcut, lazy=[errors.in_background(suggesting.open_from_message)]
     )
     app.shortcut(SHORTCUT_GLOBAL)(ack=suggesting.ack_shortcut, lazy=[errors.in_background(suggesting.open_empty)])
-    app.view(VIEW_SUGGEST)(ack=suggesting.submit_ack, lazy=[errors.in_background(suggesting.submit_work)])
+    app.view(VIEW_SUGGEST)(suggesting.submit_ack)
     app.event("app_home_opened")(ack=suggesting.ack_event, lazy=[errors.in_background(suggesting.home_opened)])
     # Digest files sent to the bot in a DM: only this subtype; plain messages belong to another listener.
     app.event({"type": "message", "subtype": "file_share"})(

@@ -1,7 +1,7 @@
 """``/paper``: answered within the ack itself, so a search costs one HTTP round trip and no Web API call.
 
-Sub-commands that change something (``roundup post``) ack with what will happen, and do it in
-:func:`paper_command_work`, the lazy half, after the ack.
+Sub-commands that change something ack with what will happen: ``suggest`` records the suggestion and
+its follow-up in the outbox, ``roundup post`` does it in :func:`paper_command_work`, the lazy half.
 """
 
 from __future__ import annotations
@@ -58,8 +58,9 @@ def _is_roundup_post(command: dict[str, Any]) -> bool:
 
 
 def has_work_after_ack(body: dict[str, Any]) -> bool:
-    """``suggest``, ``load`` and ``roundup post`` continue after the ack (a Bolt listener matcher)."""
-    return _words(body)[0] in ("suggest", "load") or _is_roundup_post(body)
+    """``load`` and ``roundup post`` continue after the ack (a Bolt listener matcher); a suggestion's
+    follow-up is recorded in the outbox with it (bot.slack.followups)."""
+    return _words(body)[0] == "load" or _is_roundup_post(body)
 
 
 def paper_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
@@ -67,7 +68,6 @@ def paper_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
     head, rest = _words(command)
     if head == "suggest":
         reply = suggesting.suggest_command(services, command, rest)
-        context[ACCEPTED] = True
         ack(response_type="ephemeral", **reply.payload())
         return
     if head == "load":
@@ -98,9 +98,6 @@ def paper_command_work(body: dict[str, Any], respond: Respond, context: BoltCont
         return
     services: Services = context["services"]
     head, rest = _words(body)
-    if head == "suggest":
-        suggesting.suggest_command_work(services, body, rest, respond, client)
-        return
     if head == "load":
         load_work(services, body, rest, respond)
         return

@@ -9,12 +9,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import BoltContext, BoltResponse
 from slack_bolt.context.respond import Respond
 
+from bot.db import DatabaseProblem, classify
 from bot.slack.requestlog import FAILED
 
 APOLOGY = "Sorry, something went wrong on paperbot's side. It has been logged; please try again in a minute."
@@ -26,22 +28,30 @@ ACCEPTED = "paperbot_accepted"
 the ack listener failed or answered with errors, and the lazy half must then do nothing."""
 
 
-def report(error: BaseException, body: dict[str, Any]) -> None:
-    """Log the failure with its traceback and what the user was doing."""
+def report(error: BaseException, body: dict[str, Any]) -> str:
+    """Log the failure with what the user was doing, and return what to tell the user: a database that is
+    busy, full, read-only or gone is named in one line (no traceback); anything else is a bug."""
     kind = body.get("type") or ("slash_command" if "command" in body else "request")
     user = body.get("user_id") or (body.get("user") or {}).get("id")
+    problem = error if isinstance(error, DatabaseProblem) else None
+    if problem is None and isinstance(error, sqlite3.Error):
+        problem = classify(error)
+    if problem is not None:
+        log.error("listener failed (%s from %s): %s", kind, user, problem)
+        return problem.user_message
     log.error("listener failed (%s from %s): %s", kind, user, error, exc_info=error)
+    return APOLOGY
 
 
 def handle_error(error: Exception, body: dict[str, Any], context: BoltContext) -> BoltResponse:
     """``@app.error``: the apology is the HTTP answer itself: an ephemeral message for a slash command,
     an error under the modal's first input for a modal submission (the only answer a modal accepts)."""
-    report(error, body)
+    text = report(error, body)
     context[FAILED] = True  # the request's log line says "failed"
-    payload: dict[str, Any] = {"response_type": "ephemeral", "text": APOLOGY}
+    payload: dict[str, Any] = {"response_type": "ephemeral", "text": text}
     if body.get("type") == "view_submission":
         inputs = [b.get("block_id") for b in (body.get("view") or {}).get("blocks") or [] if b.get("type") == "input"]
-        payload = {"response_action": "errors", "errors": {inputs[0]: APOLOGY[:150]}} if inputs else {}
+        payload = {"response_action": "errors", "errors": {inputs[0]: text[:150]}} if inputs else {}
     return BoltResponse(status=200, body=json.dumps(payload), headers={"content-type": "application/json"})
 
 
@@ -57,8 +67,8 @@ def in_background(func: Callable[..., None]) -> Callable[..., None]:
         try:
             func(body=body, respond=respond, **kwargs)
         except Exception as error:
-            report(error, body)
+            text = report(error, body)
             if body.get("response_url"):
-                respond(text=APOLOGY, response_type="ephemeral", replace_original=False)
+                respond(text=text, response_type="ephemeral", replace_original=False)
 
     return wrapper

@@ -1,31 +1,35 @@
 """Suggestions in Slack: ``/paper suggest``, vote and remove buttons, the shortcuts, the modal, App Home.
 
-Ack listeners only touch SQLite (suggest, validate) and answer; everything that waits on arXiv or the
-Web API (fetching metadata, posting and updating cards, opening modals, publishing App Home) happens in
-the lazy halves, after the ack.
+Every user action (a suggestion, a vote, a removal) is recorded in the ack itself, with a short busy
+timeout (bot.db.user_write), together with the follow-ups it needs in the outbox: the ack either means
+"recorded, and what follows will happen" or says why nothing was recorded. arXiv lookups and card posts
+and redraws run on the outbox's own workers (bot.slack.followups), never on the threads that answer
+buttons; what only answers the clicking user (lists, App Home, modals) is a lazy half.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from typing import Any
 
+import sqlite_utils
 from slack_bolt import Ack, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
+from bot import outbox
 from bot.arxiv.ids import find_arxiv_refs, parse_arxiv_ref
+from bot.db import DatabaseProblem, user_write
 from bot.digest import catalog
-from bot.slack import blocks, mrkdwn
+from bot.slack import blocks, followups
 from bot.slack.blocks import Message
-from bot.slack.listeners.errors import ACCEPTED
 from bot.slack.listeners.unfurls import refresh_unfurl
 from bot.slack.services import Services
 from bot.suggestions import model as suggestions
-from bot.suggestions.blocks import home_view, suggest_modal, suggestion_card, suggestion_list
-from bot.suggestions.model import EXAMPLE, SuggestResult, parse_suggest_args, suggest
+from bot.suggestions.blocks import home_view, suggest_modal, suggestion_list
+from bot.suggestions.model import EXAMPLE, Recorded, SuggestResult, parse_suggest_args, suggest
 
 log = logging.getLogger("bot.slack.listeners")
 
@@ -47,93 +51,18 @@ def suggest_reply(result: SuggestResult) -> Message:
     return blocks.notice(result.message)
 
 
-def publish_suggestion(services: Services, client: WebClient, suggestion_id: int, channel: str | None) -> str:
-    """Make sure the suggestion has arXiv metadata and an up-to-date card; returns what to tell the user.
+def record_then_publish(channel: str | None, tell: dict[str, str], once_key: str | None = None) -> Recorded:
+    """What a recorded suggestion needs after the ack, recorded with it (bot.slack.followups)."""
 
-    The card is posted in ``channel`` the first time, and updated in place afterwards.
-    """
-    db = services.db()
-    suggestion = suggestions.get_suggestion(db, suggestion_id)
-    if suggestion is None:
-        return CLOSED
-    note = ""
-    if suggestion.title is None:
-        note = _fetch_metadata(services, suggestion.arxiv_id)
-        if note == "not found":
-            # arXiv sometimes answers with an empty feed by mistake: ask once more before believing it.
-            note = _fetch_metadata(services, suggestion.arxiv_id)
-        if note == "not found":
-            suggestions.withdraw(db, suggestion_id)
-            return f"arXiv has no paper {suggestion.arxiv_id}; the suggestion was not recorded. Check the id."
-    with services.card_lock(suggestion_id):
-        suggestion = suggestions.get_suggestion(db, suggestion_id)
-        if suggestion is None:
-            return CLOSED
-        card = suggestion_card(suggestion)
-        if suggestion.channel and suggestion.message_ts and _update_card(services, client, suggestion.id):
-            return "The card shows your vote." + note
-        if channel is None:
-            return "Recorded. It is listed in /paper suggestions and the App Home tab." + note
-        try:
-            # No blind retries: a timed-out post may have gone through, and a card must not appear twice.
-            posted = services.posting_client().chat_postMessage(channel=channel, unfurl_links=False, **card.payload())
-        except SlackApiError as error:
-            code = error.response.get("error") if error.response is not None else "error"
-            if code in ("not_in_channel", "channel_not_found", "is_archived"):
-                return (
-                    "Recorded, but I cannot post in this channel (" + str(code) + "): invite @paperbot "
-                    "to show the card here. It is listed in /paper suggestions."
-                )
-            raise
-        suggestions.record_card(db, suggestion_id, str(posted["channel"]), str(posted["ts"]))
-    return "Posted its card." + note
+    def then(db: sqlite_utils.Database, suggestion_id: int, outcome: str) -> None:
+        followups.enqueue_publish(db, suggestion_id, channel, tell, once_key=once_key)
+
+    return then
 
 
-def _fetch_metadata(services: Services, arxiv_id: str) -> str:
-    """Fetch the paper from arXiv (rate-limited, with deadlines). ``"not found"``, or a note for the user."""
-    from bot.arxiv.client import ArxivClient, ArxivError
-    from bot.arxiv.enrich import enrich_ids
-
-    try:
-        with ArxivClient.from_settings(services.settings) as client:
-            result = enrich_ids(services.db(), client, [arxiv_id])
-    except ArxivError as error:
-        log.warning("arXiv metadata for suggestion %s not fetched: %s", arxiv_id, error)
-        return " (arXiv did not answer; the title will appear once it does.)"
-    if arxiv_id in result.not_found:
-        return "not found"
-    if arxiv_id in result.failed:
-        return f" (arXiv's entry could not be read: {result.failed[arxiv_id]}.)"
-    return ""
-
-
-CARD_GONE = ("message_not_found", "cant_update_message", "channel_not_found", "is_archived", "not_in_channel")
-
-
-def _update_card(services: Services, client: WebClient, suggestion_id: int) -> bool:
-    """Redraw the card in place (caller holds the card lock). A card that was deleted or can no longer be
-    edited is forgotten, so votes keep working; returns whether a card was updated."""
-    suggestion = suggestions.get_suggestion(services.db(), suggestion_id)
-    if suggestion is None or not (suggestion.channel and suggestion.message_ts):
-        return False
-    try:
-        client.chat_update(
-            channel=suggestion.channel, ts=suggestion.message_ts, **suggestion_card(suggestion).payload()
-        )
-    except SlackApiError as error:
-        code = error.response.get("error") if error.response is not None else None
-        if code not in CARD_GONE:
-            raise
-        log.info("suggestion %s: its card is gone (%s); forgetting it", suggestion_id, code)
-        suggestions.forget_card(services.db(), suggestion_id)
-        return False
-    return True
-
-
-def refresh_card(services: Services, client: WebClient, suggestion_id: int) -> None:
-    """Redraw a suggestion's card (votes, removal) wherever it was posted."""
-    with services.card_lock(suggestion_id):
-        _update_card(services, client, suggestion_id)
+def record_then_redraw(db: sqlite_utils.Database, suggestion_id: int, outcome: str) -> None:
+    """A vote or a removal was recorded: its card is redrawn after the ack."""
+    followups.enqueue_redraw(db, suggestion_id)
 
 
 def publish_home(services: Services, client: WebClient, user_id: str) -> None:
@@ -156,33 +85,27 @@ def publish_home(services: Services, client: WebClient, user_id: str) -> None:
 
 
 def suggest_command(services: Services, command: dict[str, Any], rest: str) -> Message:
-    """The ack half of ``/paper suggest ARXIV_ID_OR_URL [why]``: record it, say what happened."""
+    """``/paper suggest ARXIV_ID_OR_URL [why]``: record it with its follow-up, in the ack, and say what
+    happened; the card is posted and the user told after the ack (bot.slack.followups)."""
     ref, why = parse_suggest_args(rest)
     if ref is None:
         return blocks.notice(NOT_AN_ID.replace("`", ""))
-    result = suggest(services.db(), str(command.get("user_id")), ref, why, channel=str(command.get("channel_id")))
+    user, channel = str(command.get("user_id")), str(command.get("channel_id"))
+    tell = {"response_url": str(command.get("response_url") or ""), "user": user, "channel": channel}
+    try:
+        with user_write(services.db()) as db:
+            result = suggest(db, user, ref, why, channel=channel, then=record_then_publish(channel, tell))
+    except DatabaseProblem as problem:
+        log.warning("/paper suggest by %s not taken: %s", user, problem)
+        return blocks.notice(problem.user_message)
+    outbox.wake()
     return suggest_reply(result)
-
-
-def suggest_command_work(
-    services: Services, body: dict[str, Any], rest: str, respond: Respond, client: WebClient
-) -> None:
-    """The lazy half: fetch metadata, post or update the card, tell the user how it went."""
-    ref, _ = parse_suggest_args(rest)
-    if ref is None:
-        return
-    suggestion = suggestions.find_open(services.db(), ref.id)
-    if suggestion is None or str(body.get("user_id")) not in suggestion.voters:
-        return  # refused in the ack (limit, too long, already in a digest…): nothing to do
-    text = publish_suggestion(services, client, suggestion.id, str(body.get("channel_id")))
-    respond(response_type="ephemeral", replace_original=False, **blocks.notice(text).payload())
 
 
 # --- buttons --------------------------------------------------------------------------------------------
 
-
-def ack_button(ack: Ack) -> None:
-    ack()
+OUTCOME = "paperbot_outcome"
+"""Set in the context by a button's ack half: what happened, for the lazy half to show."""
 
 
 def _action(body: dict[str, Any]) -> tuple[int | None, str, str]:
@@ -192,17 +115,37 @@ def _action(body: dict[str, Any]) -> tuple[int | None, str, str]:
     return (int(value) if value.isdigit() else None), str((body.get("user") or {}).get("id") or ""), container
 
 
-def vote(body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
-    """Toggle the clicking user's vote and redraw the card, the list or the home tab it came from."""
+def vote_ack(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    """Record the vote (or take it back) in the ack itself, with its card's redraw; never queued behind
+    other work. A busy or broken database is told to the user right after (a button's ack shows nothing)."""
     services: Services = context["services"]
-    suggestion_id, user_id, container = _action(body)
-    toggled = suggestions.toggle_vote(services.db(), suggestion_id, user_id) if suggestion_id else None
-    if toggled is None:
+    suggestion_id, user_id, _ = _action(body)
+    try:
+        with user_write(services.db()) as db:
+            toggled = (
+                suggestions.toggle_vote(db, suggestion_id, user_id, then=record_then_redraw) if suggestion_id else None
+            )
+    except DatabaseProblem as problem:
+        log.warning("vote by %s on suggestion %s not taken: %s", user_id, suggestion_id, problem)
+        context[OUTCOME] = problem.user_message
+    else:
+        context[OUTCOME] = "" if toggled is not None else CLOSED
+        outbox.wake()
+    ack()
+
+
+def vote(body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
+    """After the vote's ack: say why it was not taken, or redraw the list or the home tab it came from
+    (the card itself is redrawn by the outbox)."""
+    services: Services = context["services"]
+    outcome = context.get(OUTCOME)
+    _, user_id, container = _action(body)
+    if outcome is None:
+        return  # the ack half failed: the error handler answered
+    if outcome:
         if body.get("response_url"):
-            respond(response_type="ephemeral", replace_original=False, text=CLOSED)
+            respond(response_type="ephemeral", replace_original=False, text=outcome)
         return
-    assert suggestion_id is not None
-    refresh_card(services, client, suggestion_id)
     if container == "view":
         publish_home(services, client, user_id)
     elif (body.get("container") or {}).get("is_ephemeral"):
@@ -212,21 +155,42 @@ def vote(body: dict[str, Any], respond: Respond, context: BoltContext, client: W
         refresh_unfurl(services, client, body)
 
 
-def remove(body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
-    """Admins remove a suggestion; others get a polite refusal."""
+def remove_ack(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    """An admin's removal is recorded in the ack, with its card's redraw."""
     services: Services = context["services"]
-    suggestion_id, user_id, container = _action(body)
+    suggestion_id, user_id, _ = _action(body)
     if user_id not in services.settings.admins:
+        context[OUTCOME] = NOT_ADMIN_REMOVE
+    elif suggestion_id is None:
+        context[OUTCOME] = CLOSED
+    else:
+        try:
+            with user_write(services.db()) as db:
+                suggestions.remove(db, suggestion_id, user_id, then=record_then_redraw)
+        except DatabaseProblem as problem:
+            log.warning("removal by %s of suggestion %s not taken: %s", user_id, suggestion_id, problem)
+            context[OUTCOME] = problem.user_message
+        else:
+            context[OUTCOME] = ""
+            outbox.wake()
+    ack()
+
+
+def remove(body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
+    """After the removal's ack: a refusal or a problem for the user, or the home tab redrawn."""
+    services: Services = context["services"]
+    outcome = context.get(OUTCOME)
+    _, user_id, container = _action(body)
+    if outcome is None:
+        return
+    if outcome:
         if body.get("response_url"):
-            respond(response_type="ephemeral", replace_original=False, text=NOT_ADMIN_REMOVE)
+            respond(response_type="ephemeral", replace_original=False, text=outcome)
         else:
             channel = (body.get("channel") or {}).get("id")
             if channel:
-                client.chat_postEphemeral(channel=channel, user=user_id, text=NOT_ADMIN_REMOVE)
+                client.chat_postEphemeral(channel=channel, user=user_id, text=outcome)
         return
-    if suggestion_id is None or suggestions.remove(services.db(), suggestion_id, user_id) is None:
-        return
-    refresh_card(services, client, suggestion_id)
     if container == "view":
         publish_home(services, client, user_id)
 
@@ -272,7 +236,9 @@ def _submitted(body: dict[str, Any]) -> tuple[str, str, str | None]:
 
 
 def submit_ack(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
-    """Validate the modal and record the suggestion; errors are shown in the modal itself."""
+    """Validate the modal and record the suggestion with its follow-up (post or update the card, DM the
+    user); errors are shown in the modal itself. A repeated delivery of the same submission (the same
+    view) records nothing more and sends no second DM."""
     services: Services = context["services"]
     raw, why, channel = _submitted(body)
     ref = parse_arxiv_ref(raw)
@@ -280,32 +246,26 @@ def submit_ack(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         ack(response_action="errors", errors={"paper": "Not an arXiv id or link, e.g. 2301.11325"})
         return
     user_id = str((body.get("user") or {}).get("id"))
-    result = suggest(services.db(), user_id, ref, why, channel=channel)
+    target = channel or services.settings.roundup_channel
+    view_id = str((body.get("view") or {}).get("id") or "")
+    # A repeated delivery is the same view with the same values (a modal that showed an error and is sent
+    # again has the same view id but other values).
+    digest = hashlib.sha256(json.dumps([user_id, ref.id, why, channel]).encode()).hexdigest()[:16]
+    then = record_then_publish(target, {"dm": user_id}, once_key=f"view:{view_id}:{digest}" if view_id else None)
+    try:
+        with user_write(services.db()) as db:
+            result = suggest(db, user_id, ref, why, channel=channel, then=then)
+    except DatabaseProblem as problem:
+        log.warning("suggestion by %s from the modal not taken: %s", user_id, problem)
+        ack(response_action="errors", errors={"paper": problem.user_message[:150]})
+        return
     if result.outcome in ("invalid",):
         ack(response_action="errors", errors={"why": result.message[:150]})
     elif result.outcome in ("limit", "picked_before", "in_digest"):
         ack(response_action="errors", errors={"paper": result.message[:150]})
     else:
-        context[ACCEPTED] = True
+        outbox.wake()
         ack()
-
-
-def submit_work(body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
-    """After the modal closed: post or update the card, and tell the user in a DM."""
-    if not context.get(ACCEPTED):
-        return  # the modal showed an error and stays open
-    services: Services = context["services"]
-    raw, _, channel = _submitted(body)
-    ref = parse_arxiv_ref(raw)
-    user_id = str((body.get("user") or {}).get("id"))
-    if ref is None:
-        return
-    suggestion = suggestions.find_open(services.db(), ref.id)
-    if suggestion is None or user_id not in suggestion.voters:
-        return
-    target = channel or services.settings.roundup_channel
-    text = publish_suggestion(services, client, suggestion.id, target)
-    client.chat_postMessage(channel=user_id, text=mrkdwn.escape(f"Your suggestion of arXiv {ref.id}: {text}"))
 
 
 # --- App Home --------------------------------------------------------------------------------------------
