@@ -169,7 +169,8 @@ class ResponseCall:
 
     @property
     def accepted(self) -> bool:
-        return self.status == 200
+        # An injected "error" fault answers ok:false, even with HTTP 200 (see FakeSlack.error).
+        return self.status == 200 and not (self.fault or "").startswith("error:")
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,7 @@ class _Fault:
     retry_after: int | None = None
     error: str = ""
     seconds: float = 0.0
+    http_status: int | None = None  # an "error" answer's HTTP status (None: 200, or 400 on a response_url)
 
     def describe(self) -> str:
         if self.kind == "status":
@@ -459,9 +461,10 @@ class FakeSlack:
             raise ValueError("use error() for HTTP 200 ok=false answers")
         self._add_fault(method, _Fault("status", status=status, retry_after=retry_after), times, after)
 
-    def error(self, method: str, error: str, *, times: int = 1, after: int = 0) -> None:
-        """Answer the next ``times`` calls to ``method`` with HTTP 200 ``{"ok": false, "error": error}``."""
-        self._add_fault(method, _Fault("error", error=error), times, after)
+    def error(self, method: str, error: str, *, times: int = 1, after: int = 0, status: int | None = None) -> None:
+        """Answer the next ``times`` calls to ``method`` with HTTP 200 ``{"ok": false, "error": error}``
+        (HTTP 400 on ``"response_url"``, or ``status`` when given: ``status=200`` on a response_url)."""
+        self._add_fault(method, _Fault("error", error=error, http_status=status), times, after)
 
     def delay(self, method: str, seconds: float, *, times: int = 1, after: int = 0) -> None:
         """Answer the next ``times`` calls to ``method`` only after ``seconds`` (then normally)."""
@@ -542,7 +545,7 @@ class FakeSlack:
         if fault is not None and fault.kind == "status":
             reply = _fault_reply(fault)
         elif fault is not None and fault.kind == "error":
-            reply = (200, {"ok": False, "error": fault.error}, {})
+            reply = (fault.http_status or 200, {"ok": False, "error": fault.error}, {})
         else:
             if fault is not None and self._stopping.wait(fault.seconds):
                 return None  # stopped while delaying: drop the connection
@@ -587,7 +590,7 @@ class FakeSlack:
                 if fault is not None and fault.kind == "status":
                     reply = _fault_reply(fault)
                 elif fault is not None and fault.kind == "error":
-                    reply = (400, {"ok": False, "error": fault.error}, {})
+                    reply = (fault.http_status or 400, {"ok": False, "error": fault.error}, {})
                 elif uses is None:
                     reply = (404, {"ok": False, "error": "invalid_token"}, {})
                 elif uses >= RESPONSE_URL_MAX_USES:
