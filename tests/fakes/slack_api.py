@@ -122,6 +122,7 @@ _KNOWN_BLOCK_TYPES = frozenset(
     }
 )
 _MAX_TEXT = 40_000
+_APP_LEVEL_METHODS = frozenset({"apps.connections.open"})
 _MAX_MESSAGE_BLOCKS = 50
 _MAX_VIEW_BLOCKS = 100
 
@@ -214,6 +215,8 @@ class FakeSlack:
       ``users.info`` objects (e.g. ``fake.channels["C1"] = {"name": "ml-papers"}``).
     * ``tokens``: ``None`` (accept any ``xoxb-``/``xoxp-`` token) or the set of accepted tokens.
     * ``validate_blocks``: check Block Kit limits (default True).
+    * ``socket_mode_url``: ``None`` (``apps.connections.open`` answers ``invalid_auth``: no Socket Mode) or a
+      callable giving a fresh WebSocket URL per call (``tests/fakes/socket_mode.py``: ``attach``).
     """
 
     def __init__(
@@ -235,6 +238,7 @@ class FakeSlack:
         self.tokens: set[str] | None = set(tokens) if tokens is not None else None
         self.validate_blocks = validate_blocks
         self.server_errors: list[BaseException] = []
+        self.socket_mode_url: Callable[[], str] | None = None
 
         self._clock = clock
         self._lock = threading.RLock()
@@ -268,6 +272,7 @@ class FakeSlack:
             "views.push": self._views_push,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
+            "apps.connections.open": self._apps_connections_open,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -559,7 +564,7 @@ class FakeSlack:
             handler = self._custom.get(method) or self._builtin.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method", "req_method": method}
-        auth_error = self._auth_error(headers, params)
+        auth_error = self._auth_error(headers, params, app_level=method in _APP_LEVEL_METHODS)
         if auth_error is not None:
             return {"ok": False, "error": auth_error}
         try:
@@ -611,7 +616,7 @@ class FakeSlack:
             return []
         return _block_errors(payload["blocks"], "/blocks", _MAX_MESSAGE_BLOCKS)
 
-    def _auth_error(self, headers: dict[str, str], params: JSONDict) -> str | None:
+    def _auth_error(self, headers: dict[str, str], params: JSONDict, *, app_level: bool = False) -> str | None:
         auth = headers.get("authorization")
         if auth is None:
             token = params.get("token")
@@ -622,6 +627,10 @@ class FakeSlack:
             if scheme.lower() != "bearer" or not token.strip():
                 return "invalid_auth"
         token = str(token).strip()
+        if app_level or token.startswith("xapp-"):
+            # App-level tokens call only the app-level methods, which take nothing else (Slack's
+            # "not_allowed_token_type" both ways).
+            return None if app_level and token.startswith("xapp-") else "not_allowed_token_type"
         if self.tokens is not None:
             return None if token in self.tokens else "invalid_auth"
         return None if token.startswith(("xoxb-", "xoxp-")) else "invalid_auth"
@@ -980,6 +989,12 @@ class FakeSlack:
                 raise _SlackError("hash_conflict")
             keep = {k: old[k] for k in ("previous_view_id", "root_view_id")}
             return {"ok": True, "view": self._new_view(spec, view_id=old["id"], **keep)}
+
+    def _apps_connections_open(self, params: JSONDict) -> JSONDict:
+        # https://api.slack.com/methods/apps.connections.open: an app-level token (xapp-) only.
+        if self.socket_mode_url is None:
+            raise _SlackError("invalid_auth")
+        return {"ok": True, "url": self.socket_mode_url()}
 
     def _views_publish(self, params: JSONDict) -> JSONDict:
         user_id = params.get("user_id")
