@@ -1,30 +1,48 @@
-"""Running the bot: HTTP on waitress, or Socket Mode.
+"""Running the bot: HTTP on waitress, or Socket Mode, until SIGTERM or SIGINT.
 
 HTTP mode serves ``POST /slack/events`` (the signature is checked on the raw bytes first: forged, unsigned
 or stale requests get 401 whatever their body; signed bodies Bolt cannot route get 400) and
 ``GET /healthz``; every other path is 404. waitress is a production WSGI
 server (Bolt's ``app.start()`` is a development server).
-"""
+
+Socket Mode uses slack_sdk's built-in client, helped to reconnect at once when Slack ends a connection.
+
+:class:`Serving` is what ``paperbot serve`` runs: on SIGTERM or SIGINT it stops taking requests, lets the
+work in flight finish (at most :data:`SHUTDOWN_GRACE_SECONDS`), closes the connection, runs the shutdown
+hooks that other parts of ``serve`` added (:meth:`Serving.on_shutdown`) and prints one line."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
+import os
+import select
+import signal
+import socket
+import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import waitress
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_bolt.error import BoltError
 from slack_bolt.request.internals import build_context, build_normalized_headers, extract_content_type
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from waitress import wasyncore
 
 from bot.config import Settings
 from bot.slack.app import build_app
@@ -246,29 +264,305 @@ def create_http_server(app: App, host: str, port: int, *, signing_secret: str) -
     return waitress.create_server(wsgi, host=host, port=port, threads=HTTP_THREADS, ident="paperbot")
 
 
-def serve_http(server: Any, host: str) -> None:
-    """Run a server made by :func:`create_http_server` until interrupted."""
-    log.info("paperbot listening on http://%s:%s%s", host, server.effective_port, EVENTS_PATH)
-    print(f"paperbot: HTTP mode on http://{host}:{server.effective_port}{EVENTS_PATH} (Ctrl-C stops)", flush=True)
-    server.run()
+# --- stopping cleanly (SIGTERM, SIGINT) -----------------------------------------------------------------
+
+SHUTDOWN_GRACE_SECONDS = 10.0
+"""How long a stop waits for the work in flight (requests, acks, lazy listeners) before abandoning it."""
 
 
-def connect_socket_mode(app: App, app_token: str) -> Any:
-    """Open the Socket Mode connection (raises when Slack refuses the app-level token)."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+@dataclass(frozen=True)
+class Stopped:
+    """How serving ended: on which signal (or request), and whether work in flight was abandoned."""
 
-    handler = SocketModeHandler(app, app_token)
+    reason: str
+    unfinished: bool
+    grace: float
+
+    @property
+    def line(self) -> str:
+        if self.unfinished:
+            return f"paperbot: stopped on {self.reason}; work still running after {self.grace:g} s was abandoned"
+        return f"paperbot: stopped on {self.reason} after finishing the work in flight"
+
+
+class StopRequest:
+    """Where a stop is asked for: SIGTERM, SIGINT or :meth:`ask`. Signals only record and wake, so a
+    signal that comes while the bot starts is kept for when it serves."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._reader, self._writer = socket.socketpair()
+        self._previous: dict[int, Any] = {}
+
+    def catch_signals(self) -> None:
+        """Handle SIGTERM and SIGINT from now on (main thread only; elsewhere only :meth:`ask` stops)."""
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGTERM, signal.SIGINT):
+                self._previous[number] = signal.signal(number, self._on_signal)
+
+    @property
+    def catching_signals(self) -> bool:
+        return bool(self._previous)
+
+    def release_signals(self) -> None:
+        """Give the signals back to whoever had them (the bot did not start after all)."""
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
+        self._previous.clear()
+
+    def ask(self, reason: str) -> None:
+        """Ask for a stop (from any thread, or a signal handler)."""
+        if self.reason is None:
+            self.reason = reason
+        with contextlib.suppress(OSError):
+            self._writer.send(b"!")
+
+    def wait(self) -> str:
+        """Block until a stop is asked for; return why."""
+        while self.reason is None:
+            select.select([self._reader], [], [])
+            self._reader.recv(64)
+        self._reader.close()
+        self._writer.close()
+        return self.reason
+
+    def _on_signal(self, number: int, frame: FrameType | None) -> None:
+        self.ask(signal.Signals(number).name)
+
+
+class _Mode(Protocol):
+    def start(self) -> None: ...
+    def stop_taking_requests(self) -> None: ...
+    def finish_requests(self, deadline: float) -> bool: ...
+    def close(self, *, finished: bool) -> None: ...
+
+
+class Serving:
+    """The bot serving Slack, until SIGTERM or SIGINT (or :meth:`stop`).
+
+    Then it stops taking requests, lets the work in flight finish (requests being answered, Socket Mode
+    acks, Bolt's lazy listeners on the app's executor) for at most :data:`SHUTDOWN_GRACE_SECONDS`, closes
+    the connection (a close frame in Socket Mode), runs the shutdown hooks and prints one line.
+    """
+
+    def __init__(
+        self, app: App, mode: _Mode, *, grace: float = SHUTDOWN_GRACE_SECONDS, stop_request: StopRequest | None = None
+    ) -> None:
+        self.app = app
+        self.grace = grace
+        self._mode = mode
+        self._hooks: list[Callable[[], None]] = []
+        self._stop_request = stop_request or StopRequest()
+
+    def on_shutdown(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` once serving stops, after the work in flight, before the last line (in the order
+        added; a hook that fails is logged and the others still run)."""
+        self._hooks.append(hook)
+
+    def stop(self, reason: str = "request") -> None:
+        """Ask the bot to stop (from any thread)."""
+        self._stop_request.ask(reason)
+
+    def __call__(self) -> None:
+        """Serve until SIGTERM or SIGINT, stop cleanly and print one line. When work in flight outlives
+        the grace period the process exits at once with status 0: the abandoned threads (Python joins
+        executor threads at exit) must not hold it past the promised time."""
+        if not self._stop_request.catching_signals:
+            self._stop_request.catch_signals()
+        stopped = self.serve_until_stopped()
+        print(stopped.line, flush=True)
+        if stopped.unfinished:
+            sys.stderr.flush()
+            os._exit(0)
+
+    def serve_until_stopped(self) -> Stopped:
+        """Serve until :meth:`stop`; then stop as the class says and return how it went."""
+        self._mode.start()
+        reason = self._stop_request.wait()
+        deadline = time.monotonic() + self.grace
+        self._mode.stop_taking_requests()
+        requests_done = self._mode.finish_requests(deadline)
+        lazy_done = requests_done and _drain(self.app.listener_runner.listener_executor, deadline)
+        self._mode.close(finished=requests_done)
+        for hook in self._hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("a shutdown hook failed")
+        return Stopped(reason=reason, unfinished=not lazy_done, grace=self.grace)
+
+
+def _drain(executor: Executor, deadline: float) -> bool:
+    """Shut ``executor`` down letting its queued and running work finish; False if that outlives the
+    deadline (the work goes on in the background: ``Executor.shutdown`` has no timeout)."""
+    waiter = threading.Thread(target=executor.shutdown, kwargs={"wait": True}, name="paperbot-drain", daemon=True)
+    waiter.start()
+    waiter.join(max(0.0, deadline - time.monotonic()))
+    return not waiter.is_alive()
+
+
+class HttpMode:
+    """waitress, its loop in a thread of its own (the main thread waits for the signal)."""
+
+    def __init__(self, server: Any, host: str) -> None:
+        self.server = server
+        self.host = host
+        self._thread = threading.Thread(target=server.run, name="paperbot-http", daemon=True)
+
+    def start(self) -> None:
+        log.info("paperbot listening on http://%s:%s%s", self.host, self.server.effective_port, EVENTS_PATH)
+        url = f"http://{self.host}:{self.server.effective_port}{EVENTS_PATH}"
+        print(f"paperbot: HTTP mode on {url} (Ctrl-C or SIGTERM stops)", flush=True)
+        self._thread.start()
+
+    def stop_taking_requests(self) -> None:
+        """Close the listening socket (new connections are refused) and the idle keep-alive connections,
+        in waitress's loop thread, which owns them."""
+        done = threading.Event()
+
+        def close_listener() -> None:
+            try:
+                self.server.accepting = False
+                wasyncore.dispatcher.close(self.server)  # not the server's own close(): that ends the loop
+                for channel in list(self.server.active_channels.values()):
+                    if not channel.requests:
+                        channel.will_close = True
+            finally:
+                done.set()
+
+        self.server.trigger.pull_trigger(close_listener)
+        done.wait(1.0)
+
+    def finish_requests(self, deadline: float) -> bool:
+        dispatcher = self.server.task_dispatcher
+        while (dispatcher.queue or dispatcher.active_count) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        finished = not (dispatcher.queue or dispatcher.active_count)
+        dispatcher.shutdown(cancel_pending=True, timeout=max(0.0, deadline - time.monotonic()))
+        return finished
+
+    def close(self, *, finished: bool) -> None:
+        # In the loop's own thread (closing its sockets from another one breaks its select: EBADF); the
+        # loop ends with its last channel.
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        self._thread.join(timeout=2.0)
+
+
+SOCKET_MODE_PING_INTERVAL = 10.0
+"""Bolt's default: slack_sdk's monitor checks the connection (and reconnects a dead one) this often."""
+
+
+def connect_socket_mode(
+    app: App, app_token: str, *, ping_interval: float = SOCKET_MODE_PING_INTERVAL
+) -> SocketModeHandler:
+    """Open the Socket Mode connection (raises when Slack refuses the app-level token).
+
+    slack_sdk's built-in client (3.x) reconnects at once on a ``disconnect`` message
+    (``BaseSocketModeClient.process_message``) but not on a close frame: its close handler tries while
+    the socket still counts as open, so nothing happens until the monitor runs, every ``ping_interval``
+    seconds. :class:`ReconnectOnClose` reconnects as soon as the socket is closed. And on a
+    ``disconnect`` message the switch to the new connection waits for the old connection's reader, up to
+    its 3 s receive timeout: :class:`LetGoOnDisconnect` wakes it once the new connection is open.
+    """
+    handler = SocketModeHandler(app, app_token, ping_interval=ping_interval)
+    handler.client.on_close_listeners.append(ReconnectOnClose(handler.client))
+    handler.client.on_message_listeners.append(LetGoOnDisconnect(handler.client))
     handler.connect()  # type: ignore[no-untyped-call]
     return handler
 
 
-def serve_socket_mode(handler: Any) -> None:
-    """Serve over a connected Socket Mode handler until interrupted."""
-    print("paperbot: connected to Slack in Socket Mode (Ctrl-C stops)", flush=True)
-    try:
-        threading.Event().wait()
-    finally:
-        handler.close()
+class ReconnectOnClose:
+    """A Socket Mode ``on_close`` listener: once the closed connection is shut, open a new one (unless a
+    ``disconnect`` message already did, or the bot is stopping)."""
+
+    def __init__(self, client: SocketModeClient) -> None:
+        self.client = client
+
+    def __call__(self, code: int, reason: str | None) -> None:
+        if self.client.closed or not self.client.auto_reconnect_enabled:
+            return
+        log.info("Slack closed the Socket Mode connection (%s %s): reconnecting now", code, reason or "")
+        closing = self.client.current_session
+        threading.Thread(target=self._reconnect, args=(closing,), name="paperbot-reconnect", daemon=True).start()
+
+    def _reconnect(self, closing: Any) -> None:
+        # The SDK shuts the socket right after its close listeners return; until then it counts as open.
+        deadline = time.monotonic() + 1.0
+        while closing is not None and closing.is_active() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if self.client.closed or not self.client.auto_reconnect_enabled:
+            return
+        try:
+            self.client.connect_to_new_endpoint()  # nothing to do when the connection was already replaced
+        except Exception as error:  # Slack unreachable for now: the SDK's monitor keeps trying
+            log.warning("cannot reconnect to Slack yet (%s); trying again in %g s", error, self.client.ping_interval)
+
+
+class LetGoOnDisconnect:
+    """A Socket Mode ``on_message`` listener for Slack's ``disconnect`` message. slack_sdk opens the new
+    connection at once, then closes the old one under the lock its reader holds while blocked in
+    ``recv`` (up to 3 s): meanwhile nobody reads the new connection. Once the client has marked the old
+    connection as ended, shutting its socket down returns that ``recv`` at once."""
+
+    def __init__(self, client: SocketModeClient) -> None:
+        self.client = client
+
+    def __call__(self, message: str) -> None:
+        if '"disconnect"' not in message or self.client.closed:
+            return
+        try:
+            is_disconnect = json.loads(message).get("type") == "disconnect"
+        except (ValueError, AttributeError):
+            return
+        if is_disconnect:
+            old, state = self.client.current_session, self.client.current_session_state
+            threading.Thread(target=self._let_go, args=(old, state), name="paperbot-let-go", daemon=True).start()
+
+    def _let_go(self, old: Any, state: Any) -> None:
+        deadline = time.monotonic() + 5.0
+        while not state.terminated and time.monotonic() < deadline:  # set once the new connection is open
+            time.sleep(0.005)
+        sock = getattr(old, "sock", None)
+        if state.terminated and sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def close_frame(code: int = 1000, reason: str = "paperbot is stopping") -> bytes:
+    """A client's WebSocket close frame (RFC 6455, 5.5.1: clients mask every frame)."""
+    data = struct.pack("!H", code) + reason.encode()[:123]
+    mask = os.urandom(4)
+    return bytes([0x88, 0x80 | len(data)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+class SocketMode:
+    """A connected Socket Mode handler; slack_sdk's threads do the work, the main thread waits."""
+
+    def __init__(self, handler: SocketModeHandler) -> None:
+        self.handler = handler
+        self.client: SocketModeClient = handler.client
+
+    def start(self) -> None:
+        print("paperbot: connected to Slack in Socket Mode (Ctrl-C or SIGTERM stops)", flush=True)
+
+    def stop_taking_requests(self) -> None:
+        # The message processor stops taking envelopes off the socket; those it leaves are never acked,
+        # so Slack delivers them again elsewhere.
+        self.client.auto_reconnect_enabled = False
+        self.client.closed = True
+
+    def finish_requests(self, deadline: float) -> bool:
+        return _drain(self.client.message_workers, deadline)  # envelopes being handled send their acks
+
+    def close(self, *, finished: bool) -> None:
+        session = self.client.current_session
+        if session is not None and session.sock is not None:
+            with contextlib.suppress(OSError), session.sock_send_lock:
+                session.sock.sendall(close_frame())
+        if finished:
+            self.handler.close()  # type: ignore[no-untyped-call]
+        else:
+            self.client.disconnect()  # close() would wait for the workers still running
 
 
 class StartupError(Exception):
@@ -276,9 +570,22 @@ class StartupError(Exception):
     message is one line naming the setting to check."""
 
 
-def start_slack(settings: Settings, *, socket_mode: bool, host: str, port: int) -> Callable[[], None]:
+def start_slack(settings: Settings, *, socket_mode: bool, host: str, port: int) -> Serving:
     """Build the app, have Slack accept the tokens and bind the port (or open the Socket Mode connection);
-    returns what serves until interrupted. Raises :class:`StartupError`."""
+    returns the :class:`Serving` that serves once called. Raises :class:`StartupError`.
+
+    SIGTERM and SIGINT are caught from here on: Socket Mode handles envelopes as soon as it is connected,
+    and a stop asked for before serving starts takes effect once it does."""
+    stop_request = StopRequest()
+    stop_request.catch_signals()
+    try:
+        return _start_slack(settings, socket_mode=socket_mode, host=host, port=port, stop_request=stop_request)
+    except BaseException:
+        stop_request.release_signals()
+        raise
+
+
+def _start_slack(settings: Settings, *, socket_mode: bool, host: str, port: int, stop_request: StopRequest) -> Serving:
     try:
         app = build_app(settings, socket_mode=socket_mode)
     except BoltError as error:
@@ -292,9 +599,9 @@ def start_slack(settings: Settings, *, socket_mode: bool, host: str, port: int) 
         except (SlackApiError, BoltError, OSError) as error:
             reason = error.response.get("error") if isinstance(error, SlackApiError) else error
             raise StartupError(f"Slack refused the Socket Mode connection (SLACK_APP_TOKEN): {reason}") from None
-        return lambda: serve_socket_mode(handler)
+        return Serving(app, SocketMode(handler), stop_request=stop_request)
     try:
         http_server = create_http_server(app, host, port, signing_secret=settings.require_signing_secret())
     except (OSError, ValueError) as error:
         raise StartupError(f"cannot listen on {host}:{port} (--host/--port): {error}") from None
-    return lambda: serve_http(http_server, host)
+    return Serving(app, HttpMode(http_server, host), stop_request=stop_request)

@@ -64,8 +64,9 @@ def running_bot(settings: Settings, fake: FakeSlack) -> Iterator[RunningBot]:
 
 
 def stop_http_server(server: Any) -> None:
-    """Stop a waitress server running in another thread: close every channel, then its workers."""
+    """Stop a waitress server running in another thread: close every channel, then its workers. The
+    channels are closed in the server's own thread: closing them under its select() fails with EBADF."""
     from waitress import wasyncore
 
-    wasyncore.close_all(server._map)
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
     server.task_dispatcher.shutdown()
