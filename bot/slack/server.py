@@ -292,6 +292,7 @@ class StopRequest:
     def __init__(self) -> None:
         self.reason: str | None = None
         self._reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)  # a signal handler must never block (a full buffer: already woken)
         self._previous: dict[int, Any] = {}
 
     def catch_signals(self) -> None:
