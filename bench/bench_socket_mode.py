@@ -1,13 +1,14 @@
 """Benchmark how long the bot is deaf after Slack ends a Socket Mode connection (issue 9, #14).
 
 The real Bolt app on slack_sdk's built-in client, against the fake Socket Mode server: Slack ends the
-connection (a close frame, or a ``disconnect`` message), and the clock runs until a slash command
-delivered on the new connection is acked. Beside it, in the same run, the baseline: the stock
-``SocketModeHandler`` without paperbot's helpers (``ReconnectOnClose``, ``LetGoOnDisconnect``). The
-baseline's close-frame case waits for slack_sdk's monitor, every ``ping_interval`` seconds (Bolt's default
-is 10 s; ``--ping-interval`` shortens it here to keep the run short). Slack wants an ack within 3 s.
+connection (a close frame, a ``disconnect`` message, or a TCP drop without a close frame), and the clock
+runs until a slash command delivered on the new connection is acked. Beside it, in the same run, the baseline: the stock
+``SocketModeHandler`` without paperbot's helpers (``ReconnectOnClose``, ``LetGoOnDisconnect``,
+``ReconnectOnDrop``). The baseline's close-frame and drop cases wait for slack_sdk's monitor, which runs
+every ``ping_interval`` seconds (Bolt's default is 10 s; ``--ping-interval`` shortens it here to keep the
+run short). Slack wants an ack within 3 s.
 
-    python bench/bench_socket_mode.py [--rounds 5] [--ping-interval 4]
+    python bench/bench_socket_mode.py [--rounds 3] [--ping-interval 4]
 """
 
 from __future__ import annotations
@@ -64,13 +65,14 @@ def deaf_seconds(end_connection: Callable[[FakeSocketMode], None], paperbot: boo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ping-interval", type=float, default=4.0)
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)
     cases: dict[str, Callable[[FakeSocketMode], None]] = {
         "close frame": lambda socket_mode: socket_mode.close(code=1001),
         "disconnect message": lambda socket_mode: socket_mode.send_disconnect(),
+        "TCP drop": lambda socket_mode: socket_mode.drop(),
     }
     print(f"median seconds from the end of a connection to the next ack ({args.rounds} rounds each)")
     for name, end_connection in cases.items():

@@ -86,6 +86,16 @@ def test_a_disconnect_message_is_followed_by_a_new_connection_that_answers(
     assert len(fake.calls("apps.connections.open")) == 2 and len(socket_mode.open_connections()) == 1
 
 
+def test_a_connection_that_drops_without_a_close_frame_is_replaced_at_once(
+    slack: tuple[FakeSlack, FakeSocketMode], socket_mode_bot: SocketModeHandler
+) -> None:
+    fake, socket_mode = slack
+    socket_mode.drop()  # TCP ends, no close frame: slack_sdk alone waits for 4 to 6 ping intervals
+    socket_mode.wait_for_connections(2)
+    tracr_is_answered(socket_mode)
+    assert len(fake.calls("apps.connections.open")) == 2
+
+
 def test_the_bot_stopping_does_not_reconnect(
     slack: tuple[FakeSlack, FakeSocketMode], socket_mode_bot: SocketModeHandler
 ) -> None:

@@ -463,12 +463,15 @@ def connect_socket_mode(
     the socket still counts as open, so nothing happens until the monitor runs, every ``ping_interval``
     seconds. :class:`ReconnectOnClose` reconnects as soon as the socket is closed. And on a
     ``disconnect`` message the switch to the new connection waits for the old connection's reader, up to
-    its 3 s receive timeout: :class:`LetGoOnDisconnect` wakes it once the new connection is open.
+    its 3 s receive timeout: :class:`LetGoOnDisconnect` wakes it once the new connection is open. A
+    connection that drops without a close frame leaves the client's reader spinning on end-of-stream until
+    the monitor gives up on it (4 to 6 ping intervals): :class:`ReconnectOnDrop` notices within a second.
     """
     handler = SocketModeHandler(app, app_token, ping_interval=ping_interval)
     handler.client.on_close_listeners.append(ReconnectOnClose(handler.client))
     handler.client.on_message_listeners.append(LetGoOnDisconnect(handler.client))
     handler.connect()  # type: ignore[no-untyped-call]
+    ReconnectOnDrop(handler.client).start()
     return handler
 
 
@@ -527,6 +530,50 @@ class LetGoOnDisconnect:
         if state.terminated and sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+class ReconnectOnDrop:
+    """Watches the Socket Mode connection for a peer that went away without a close frame (slack_sdk's
+    reader then gets end-of-stream on every ``recv`` and spins) and reconnects at once."""
+
+    INTERVAL = 0.25
+
+    def __init__(self, client: SocketModeClient) -> None:
+        self.client = client
+
+    def start(self) -> None:
+        threading.Thread(target=self._watch, name="paperbot-socket-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self.client.closed:
+            time.sleep(self.INTERVAL)
+            session = self.client.current_session
+            sock = getattr(session, "sock", None)
+            if session is None or sock is None or self.client.closed or not self.client.auto_reconnect_enabled:
+                continue
+            if _peer_ended(sock):
+                log.info("the Socket Mode connection dropped without a close frame: reconnecting now")
+                session.disconnect()
+                try:
+                    self.client.connect_to_new_endpoint()
+                except Exception as error:  # Slack unreachable for now: the SDK's monitor keeps trying
+                    log.warning("cannot reconnect to Slack yet (%s)", error)
+
+
+def _peer_ended(sock: socket.socket) -> bool:
+    """True when the peer closed the TCP connection and nothing is left to read. Peeks on a duplicate of
+    the descriptor: TLS sockets refuse ``recv`` flags, and a peek consumes nothing."""
+    try:
+        fd = sock.fileno()
+        if fd < 0:
+            return False
+        with socket.fromfd(fd, sock.family, sock.type) as raw:
+            readable, _, _ = select.select([raw], [], [], 0)
+            return bool(readable) and raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except ConnectionResetError:
+        return True
+    except (OSError, ValueError):  # closed meanwhile by the client itself
+        return False
 
 
 def close_frame(code: int = 1000, reason: str = "paperbot is stopping") -> bytes:
