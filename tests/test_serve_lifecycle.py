@@ -170,6 +170,19 @@ def test_sigint_stops_http_mode_the_same_way(db_file: Path, tmp_path: Path) -> N
             proc.kill()
 
 
+def test_sigterm_while_starting_gives_up_the_start_with_one_line(db_file: Path, tmp_path: Path) -> None:
+    with FakeSlack() as fake:
+        fake.delay("auth.test", 30)  # Slack is slow to accept the token; woken when the fake stops
+        proc = spawn_bot("serve", "--http", "--port", str(free_port()), env=fake_slack_env(fake, db_file), cwd=tmp_path)
+        try:
+            fake.wait_for(lambda: fake.calls("auth.test"), timeout=30, message="the start-up to ask Slack")
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert (proc.returncode, out, err) == (130, "", "interrupted\n")
+
+
 def test_sigterm_stops_socket_mode_after_the_work_in_flight_with_a_close_frame(
     slack: tuple[FakeSlack, FakeSocketMode], db_file: Path, tmp_path: Path
 ) -> None:

@@ -286,11 +286,15 @@ class Stopped:
 
 
 class StopRequest:
-    """Where a stop is asked for: SIGTERM, SIGINT or :meth:`ask`. Signals only record and wake, so a
-    signal that comes while the bot starts is kept for when it serves."""
+    """Where a stop is asked for: SIGTERM, SIGINT or :meth:`ask`.
+
+    While the bot connects, a signal interrupts the start (``KeyboardInterrupt``: a start-up that waits
+    on Slack can be given up). Once it is connected (:meth:`defer`), a signal only records the stop and
+    wakes :meth:`wait`, so one that comes before serving starts is kept for when it does."""
 
     def __init__(self) -> None:
         self.reason: str | None = None
+        self.deferring = False
         self._reader, self._writer = socket.socketpair()
         self._writer.setblocking(False)  # a signal handler must never block (a full buffer: already woken)
         self._previous: dict[int, Any] = {}
@@ -327,7 +331,13 @@ class StopRequest:
         self._writer.close()
         return self.reason
 
+    def defer(self) -> None:
+        """From now on a signal asks for a clean stop instead of interrupting."""
+        self.deferring = True
+
     def _on_signal(self, number: int, frame: FrameType | None) -> None:
+        if not self.deferring:
+            raise KeyboardInterrupt
         self.ask(signal.Signals(number).name)
 
 
@@ -370,6 +380,7 @@ class Serving:
         executor threads at exit) must not hold it past the promised time."""
         if not self._stop_request.catching_signals:
             self._stop_request.catch_signals()
+        self._stop_request.defer()
         stopped = self.serve_until_stopped()
         print(stopped.line, flush=True)
         if stopped.unfinished:
@@ -622,15 +633,18 @@ def start_slack(settings: Settings, *, socket_mode: bool, host: str, port: int) 
     """Build the app, have Slack accept the tokens and bind the port (or open the Socket Mode connection);
     returns the :class:`Serving` that serves once called. Raises :class:`StartupError`.
 
-    SIGTERM and SIGINT are caught from here on: Socket Mode handles envelopes as soon as it is connected,
-    and a stop asked for before serving starts takes effect once it does."""
+    SIGTERM and SIGINT are caught from here on: until connected they interrupt the start; after that (Socket
+    Mode handles envelopes as soon as it is connected) a stop asked for before serving starts takes effect
+    once it does."""
     stop_request = StopRequest()
     stop_request.catch_signals()
     try:
-        return _start_slack(settings, socket_mode=socket_mode, host=host, port=port, stop_request=stop_request)
+        serving = _start_slack(settings, socket_mode=socket_mode, host=host, port=port, stop_request=stop_request)
     except BaseException:
         stop_request.release_signals()
         raise
+    stop_request.defer()
+    return serving
 
 
 def _start_slack(settings: Settings, *, socket_mode: bool, host: str, port: int, stop_request: StopRequest) -> Serving:
