@@ -157,6 +157,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.arxiv.enrich import run_background_enrichment
 
     stop = threading.Event()
+    run.on_shutdown(stop.set)  # background loops end with the bot, before its last line
     threading.Thread(
         target=run_background_enrichment, args=(settings, stop), name="paperbot-enrich", daemon=True
     ).start()

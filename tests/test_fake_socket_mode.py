@@ -137,18 +137,14 @@ def _read_frame(reader: BinaryIO) -> tuple[int, bytes]:
     return head[0] & 0x0F, reader.read(length)
 
 
-def test_apps_connections_open_wants_an_app_level_token(servers: tuple[FakeSlack, FakeSocketMode]) -> None:
-    slack, _ = servers
-    with pytest.raises(SlackApiError) as refused:
-        WebClient(token=BOT_TOKEN, base_url=slack.api_url).apps_connections_open(app_token=BOT_TOKEN)
-    assert refused.value.response["error"] == "not_allowed_token_type"
-    with pytest.raises(SlackApiError) as refused:
-        WebClient(token=APP_TOKEN, base_url=slack.api_url).auth_test()
-    assert refused.value.response["error"] == "not_allowed_token_type"
-    slack.socket_mode_url = None  # an app without Socket Mode
-    with pytest.raises(SlackApiError) as refused:
-        WebClient(base_url=slack.api_url).apps_connections_open(app_token=APP_TOKEN)
-    assert refused.value.response["error"] == "invalid_auth"
+def test_apps_connections_open_wants_an_attached_app_level_token(servers: tuple[FakeSlack, FakeSocketMode]) -> None:
+    slack, socket_mode = servers
+    client = WebClient(base_url=slack.api_url)
+    assert client.apps_connections_open(app_token=APP_TOKEN)["url"].startswith(f"ws://127.0.0.1:{socket_mode.port}/")
+    for token, error in ((BOT_TOKEN, "not_allowed_token_type"), ("xapp-1-other", "invalid_auth")):
+        with pytest.raises(SlackApiError) as refused:
+            client.apps_connections_open(app_token=token)
+        assert refused.value.response["error"] == error
 
 
 def test_deliver_without_an_ack_fails_loudly(servers: tuple[FakeSlack, FakeSocketMode]) -> None:

@@ -102,6 +102,8 @@ MethodHandler = Callable[[JSONDict], JSONDict]
 
 T = TypeVar("T")
 
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+
 _JSON_FIELDS = ("blocks", "attachments", "metadata", "view", "unfurls", "user_auth_blocks")
 _KNOWN_BLOCK_TYPES = frozenset(
     {
@@ -122,7 +124,6 @@ _KNOWN_BLOCK_TYPES = frozenset(
     }
 )
 _MAX_TEXT = 40_000
-_APP_LEVEL_METHODS = frozenset({"apps.connections.open"})
 _MAX_MESSAGE_BLOCKS = 50
 _MAX_VIEW_BLOCKS = 100
 
@@ -215,8 +216,10 @@ class FakeSlack:
       ``users.info`` objects (e.g. ``fake.channels["C1"] = {"name": "ml-papers"}``).
     * ``tokens``: ``None`` (accept any ``xoxb-``/``xoxp-`` token) or the set of accepted tokens.
     * ``validate_blocks``: check Block Kit limits (default True).
-    * ``socket_mode_url``: ``None`` (``apps.connections.open`` answers ``invalid_auth``: no Socket Mode) or a
-      callable giving a fresh WebSocket URL per call (``tests/fakes/socket_mode.py``: ``attach``).
+    * ``app_tokens``: the app-level tokens (``xapp-…``) ``apps.connections.open`` accepts (default
+      none: Socket Mode connections are refused with ``invalid_auth``); a bot token there answers
+      ``not_allowed_token_type``. The answer's ``url`` is a ``wss://`` URL nothing listens on, unless
+      ``socket_mode_url`` is set: a callable giving a fresh URL per call (``tests/fakes/socket_mode.py``).
     """
 
     def __init__(
@@ -237,8 +240,9 @@ class FakeSlack:
         self.users: dict[str, JSONDict] = {}
         self.tokens: set[str] | None = set(tokens) if tokens is not None else None
         self.validate_blocks = validate_blocks
-        self.server_errors: list[BaseException] = []
+        self.app_tokens: set[str] = set()
         self.socket_mode_url: Callable[[], str] | None = None
+        self.server_errors: list[BaseException] = []
 
         self._clock = clock
         self._lock = threading.RLock()
@@ -564,7 +568,9 @@ class FakeSlack:
             handler = self._custom.get(method) or self._builtin.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method", "req_method": method}
-        auth_error = self._auth_error(headers, params, app_level=method in _APP_LEVEL_METHODS)
+        auth_error = (
+            self._app_auth_error(headers, params) if method in _APP_TOKEN_METHODS else self._auth_error(headers, params)
+        )
         if auth_error is not None:
             return {"ok": False, "error": auth_error}
         try:
@@ -616,7 +622,7 @@ class FakeSlack:
             return []
         return _block_errors(payload["blocks"], "/blocks", _MAX_MESSAGE_BLOCKS)
 
-    def _auth_error(self, headers: dict[str, str], params: JSONDict, *, app_level: bool = False) -> str | None:
+    def _auth_error(self, headers: dict[str, str], params: JSONDict) -> str | None:
         auth = headers.get("authorization")
         if auth is None:
             token = params.get("token")
@@ -627,10 +633,6 @@ class FakeSlack:
             if scheme.lower() != "bearer" or not token.strip():
                 return "invalid_auth"
         token = str(token).strip()
-        if app_level or token.startswith("xapp-"):
-            # App-level tokens call only the app-level methods, which take nothing else (Slack's
-            # "not_allowed_token_type" both ways).
-            return None if app_level and token.startswith("xapp-") else "not_allowed_token_type"
         if self.tokens is not None:
             return None if token in self.tokens else "invalid_auth"
         return None if token.startswith(("xoxb-", "xoxp-")) else "invalid_auth"
@@ -991,10 +993,19 @@ class FakeSlack:
             return {"ok": True, "view": self._new_view(spec, view_id=old["id"], **keep)}
 
     def _apps_connections_open(self, params: JSONDict) -> JSONDict:
-        # https://api.slack.com/methods/apps.connections.open: an app-level token (xapp-) only.
-        if self.socket_mode_url is None:
-            raise _SlackError("invalid_auth")
-        return {"ok": True, "url": self.socket_mode_url()}
+        if self.socket_mode_url is not None:
+            return {"ok": True, "url": self.socket_mode_url()}
+        return {"ok": True, "url": f"wss://127.0.0.1:9/link/?ticket={secrets.token_hex(8)}&app_id={APP_ID}"}
+
+    def _app_auth_error(self, headers: dict[str, str], params: JSONDict) -> str | None:
+        auth = headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else str(params.get("token") or "").strip()
+        if not token:
+            return "not_authed"
+        if not token.startswith("xapp-"):
+            return "not_allowed_token_type"
+        return None if token in self.app_tokens else "invalid_auth"
 
     def _views_publish(self, params: JSONDict) -> JSONDict:
         user_id = params.get("user_id")

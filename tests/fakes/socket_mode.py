@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 APP_TOKEN = "xapp-1-A0APP-1-test"
-"""An app-level token: :meth:`FakeSocketMode.attach` makes the fake Web API accept any ``xapp-`` token."""
+"""An app-level token: :meth:`FakeSocketMode.attach` makes the fake Web API accept it."""
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
 _TEXT, _CLOSE, _PING, _PONG = 0x1, 0x8, 0x9, 0xA
@@ -186,8 +186,9 @@ class FakeSocketMode:
         """A fresh connection URL, as ``apps.connections.open`` gives one per call."""
         return f"ws://{self.host}:{self.port}/link/?ticket=ticket-{next(self._tickets)}&app_id={APP_ID}"
 
-    def attach(self, slack: FakeSlack) -> None:
-        """Make ``slack``'s ``apps.connections.open`` answer with URLs of this server."""
+    def attach(self, slack: FakeSlack, app_token: str = APP_TOKEN) -> None:
+        """Make ``slack``'s ``apps.connections.open`` accept ``app_token`` and answer with URLs of this server."""
+        slack.app_tokens.add(app_token)
         slack.socket_mode_url = self.issue_url
 
     # ------------------------------------------------------------------ what tests do
