@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,10 +63,25 @@ def running_bot(settings: Settings, fake: FakeSlack) -> Iterator[RunningBot]:
         thread.join(timeout=5)
 
 
-def stop_http_server(server: Any) -> None:
-    """Stop a waitress server running in another thread: close every channel, then its workers. The
-    channels are closed in the server's own thread: closing them under its select() fails with EBADF."""
+def stop_http_server(server: Any, timeout: float = 5.0) -> None:
+    """Stop a waitress server running in another thread: close every channel from inside its loop, then
+    its workers.
+
+    The loop waits in ``select`` for up to a second (waitress's ``asyncore_loop_timeout``); closing its
+    sockets from another thread both waits out that second and makes ``select`` fail with EBADF in the
+    server thread. Waitress's trigger runs a function inside the loop at once instead: the loop closes its
+    own channels, finds its map empty and returns.
+    """
     from waitress import wasyncore
 
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    closed = threading.Event()
+
+    def close_channels() -> None:
+        wasyncore.close_all(server._map)
+        closed.set()
+
+    with suppress(OSError):  # the trigger is already closed: the loop is not running
+        server.trigger.pull_trigger(close_channels)
+    if not closed.wait(timeout):
+        wasyncore.close_all(server._map)  # the loop is not running: nothing else touches the map
     server.task_dispatcher.shutdown()
