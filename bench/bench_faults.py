@@ -23,7 +23,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="leave out the 40 s write lock")
     args = parser.parse_args()
-    command = [sys.executable, "-m", "pytest", "tests/test_faults.py", "-s", "-q", "-p", "no:cacheprovider"]
+    command = [sys.executable, "-m", "pytest", "tests/test_faults.py", "-s", "-q", "-p", "no:cacheprovider", "-n", "0"]
     if args.quick:
         command += ["-k", "not 40"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)

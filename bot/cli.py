@@ -254,6 +254,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     workers = start_followups(settings)
     stop = threading.Event()
+    run.on_shutdown(stop.set)  # background loops end with the bot, before its last line
+    run.on_shutdown(workers.stop)  # follow-ups under way finish or stay in the outbox for the next start
     threading.Thread(
         target=run_background_enrichment, args=(settings, stop), name="paperbot-enrich", daemon=True
     ).start()

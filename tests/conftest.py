@@ -59,3 +59,9 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "paperbot.db"
     monkeypatch.setenv("PAPERBOT_DB", str(path))
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: the workers then run them side by side with the rest, instead of one worker
+    finishing a 40-second test after everyone else is done."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

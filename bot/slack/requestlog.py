@@ -86,29 +86,33 @@ def outcome(status: int, failed: bool) -> str:
     return "ok" if status < 400 else f"status {status}"
 
 
+def log_request(body: Any, status: int, ms: float, *, failed: bool = False) -> None:
+    """The request's one line (also for requests refused before Bolt saw them: signature, unreadable)."""
+    try:
+        fields: dict[str, Any] = describe(body)
+        fields.update(outcome=outcome(status, failed), status=status, ms=round(ms))
+        log.info(
+            "slack %s %s user=%s channel=%s %s (%d) %d ms",
+            fields["surface"],
+            fields["name"] or "-",
+            fields["user"] or "-",
+            fields["channel"] or "-",
+            fields["outcome"],
+            status,
+            ms,
+            extra={"fields": fields},
+        )
+    except Exception:  # a log line must never cost the user their answer
+        log.exception("could not log a Slack request")
+
+
 class LoggedApp(App):
     """The Bolt app, logging each request it dispatches."""
 
     def dispatch(self, req: BoltRequest) -> BoltResponse:
         started = time.perf_counter()
         response: BoltResponse = super().dispatch(req)
-        ms = (time.perf_counter() - started) * 1000
-        try:
-            fields: dict[str, Any] = describe(req.body)
-            fields.update(
-                outcome=outcome(response.status, bool(req.context.get(FAILED))), status=response.status, ms=round(ms)
-            )
-            log.info(
-                "slack %s %s user=%s channel=%s %s (%d) %d ms",
-                fields["surface"],
-                fields["name"] or "-",
-                fields["user"] or "-",
-                fields["channel"] or "-",
-                fields["outcome"],
-                response.status,
-                ms,
-                extra={"fields": fields},
-            )
-        except Exception:  # a log line must never cost the user their answer
-            log.exception("could not log a Slack request")
+        log_request(
+            req.body, response.status, (time.perf_counter() - started) * 1000, failed=bool(req.context.get(FAILED))
+        )
         return response

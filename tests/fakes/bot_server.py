@@ -67,7 +67,7 @@ class RunningBot:
 @contextmanager
 def running_bot(settings: Settings, fake: FakeSlack) -> Iterator[RunningBot]:
     app = build_app(settings)
-    server = create_http_server(app, "127.0.0.1", 0)
+    server = create_http_server(app, "127.0.0.1", 0, signing_secret=settings.require_signing_secret())
     thread = threading.Thread(target=server.run, name="paperbot-http", daemon=True)
     thread.start()
     workers = start_followups(settings)  # the outbox workers, as ``serve`` starts them

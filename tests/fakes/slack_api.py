@@ -176,7 +176,8 @@ class ResponseCall:
 
     @property
     def accepted(self) -> bool:
-        return self.status == 200
+        # An injected "error" fault answers ok:false, even with HTTP 200 (see FakeSlack.error).
+        return self.status == 200 and not (self.fault or "").startswith("error:")
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ class _Fault:
     retry_after: int | None = None
     error: str = ""
     seconds: float = 0.0
+    http_status: int | None = None  # an "error" answer's HTTP status (None: 200, or 400 on a response_url)
 
     def describe(self) -> str:
         if self.kind == "status":
@@ -232,7 +234,8 @@ class FakeSlack:
       ``needed`` and ``provided``) unless one of their scopes is granted.
     * ``app_tokens``: the app-level tokens (``xapp-…``) ``apps.connections.open`` accepts (default
       none: Socket Mode connections are refused with ``invalid_auth``); a bot token there answers
-      ``not_allowed_token_type``. The answer's ``url`` is a ``wss://`` URL nothing listens on.
+      ``not_allowed_token_type``. The answer's ``url`` is a ``wss://`` URL nothing listens on, unless
+      ``socket_mode_url`` is set: a callable giving a fresh URL per call (``tests/fakes/socket_mode.py``).
     """
 
     def __init__(
@@ -255,6 +258,7 @@ class FakeSlack:
         self.validate_blocks = validate_blocks
         self.scopes: set[str] | None = None
         self.app_tokens: set[str] = set()
+        self.socket_mode_url: Callable[[], str] | None = None
         self.server_errors: list[BaseException] = []
 
         self._clock = clock
@@ -495,9 +499,10 @@ class FakeSlack:
             raise ValueError("use error() for HTTP 200 ok=false answers")
         self._add_fault(method, _Fault("status", status=status, retry_after=retry_after), times, after)
 
-    def error(self, method: str, error: str, *, times: int = 1, after: int = 0) -> None:
-        """Answer the next ``times`` calls to ``method`` with HTTP 200 ``{"ok": false, "error": error}``."""
-        self._add_fault(method, _Fault("error", error=error), times, after)
+    def error(self, method: str, error: str, *, times: int = 1, after: int = 0, status: int | None = None) -> None:
+        """Answer the next ``times`` calls to ``method`` with HTTP 200 ``{"ok": false, "error": error}``
+        (HTTP 400 on ``"response_url"``, or ``status`` when given: ``status=200`` on a response_url)."""
+        self._add_fault(method, _Fault("error", error=error, http_status=status), times, after)
 
     def delay(self, method: str, seconds: float, *, times: int = 1, after: int = 0) -> None:
         """Answer the next ``times`` calls to ``method`` only after ``seconds`` (then normally)."""
@@ -626,7 +631,7 @@ class FakeSlack:
         if fault is not None and fault.kind == "status":
             reply = _fault_reply(fault)
         elif fault is not None and fault.kind == "error":
-            reply = (200, {"ok": False, "error": fault.error}, {})
+            reply = (fault.http_status or 200, {"ok": False, "error": fault.error}, {})
         else:
             if fault is not None and self._stopping.wait(fault.seconds):
                 return None  # stopped while delaying: drop the connection
@@ -676,7 +681,7 @@ class FakeSlack:
                 if fault is not None and fault.kind == "status":
                     reply = _fault_reply(fault)
                 elif fault is not None and fault.kind == "error":
-                    reply = (400, {"ok": False, "error": fault.error}, {})
+                    reply = (fault.http_status or 400, {"ok": False, "error": fault.error}, {})
                 elif uses is None:
                     reply = (404, {"ok": False, "error": "invalid_token"}, {})
                 elif uses >= RESPONSE_URL_MAX_USES:
@@ -994,9 +999,6 @@ class FakeSlack:
         info.update(copy.deepcopy(self.channels.get(channel, {})))
         return {"ok": True, "channel": info}
 
-    def _apps_connections_open(self, params: JSONDict) -> JSONDict:
-        return {"ok": True, "url": f"wss://127.0.0.1:9/link/?ticket={secrets.token_hex(8)}&app_id={APP_ID}"}
-
     def _scope_headers(self, method: str) -> dict[str, str]:
         if self.scopes is None or method in _APP_TOKEN_METHODS:
             return {}
@@ -1008,16 +1010,6 @@ class FakeSlack:
             return None
         provided = ",".join(sorted(self.scopes))
         return {"ok": False, "error": "missing_scope", "needed": ",".join(needed), "provided": provided}
-
-    def _app_auth_error(self, headers: dict[str, str], params: JSONDict) -> str | None:
-        auth = headers.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
-        token = token.strip() if scheme.lower() == "bearer" else str(params.get("token") or "").strip()
-        if not token:
-            return "not_authed"
-        if not token.startswith("xapp-"):
-            return "not_allowed_token_type"
-        return None if token in self.app_tokens else "invalid_auth"
 
     def _users_info(self, params: JSONDict) -> JSONDict:
         user = params.get("user")
@@ -1123,6 +1115,21 @@ class FakeSlack:
                 raise _SlackError("hash_conflict")
             keep = {k: old[k] for k in ("previous_view_id", "root_view_id")}
             return {"ok": True, "view": self._new_view(spec, view_id=old["id"], **keep)}
+
+    def _apps_connections_open(self, params: JSONDict) -> JSONDict:
+        if self.socket_mode_url is not None:
+            return {"ok": True, "url": self.socket_mode_url()}
+        return {"ok": True, "url": f"wss://127.0.0.1:9/link/?ticket={secrets.token_hex(8)}&app_id={APP_ID}"}
+
+    def _app_auth_error(self, headers: dict[str, str], params: JSONDict) -> str | None:
+        auth = headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else str(params.get("token") or "").strip()
+        if not token:
+            return "not_authed"
+        if not token.startswith("xapp-"):
+            return "not_allowed_token_type"
+        return None if token in self.app_tokens else "invalid_auth"
 
     def _views_publish(self, params: JSONDict) -> JSONDict:
         user_id = params.get("user_id")

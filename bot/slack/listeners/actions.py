@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -33,18 +34,20 @@ def _paper(body: dict[str, Any], context: BoltContext) -> PaperView | None:
 def _answer(
     body: dict[str, Any], respond: Respond, context: BoltContext, message: blocks.Message, **options: Any
 ) -> None:
-    """Answer through ``response_url``; once Slack refuses it (5 uses or 30 minutes: 404), tell the user
-    with an ephemeral message, or a direct message where the bot is not in the channel. A click without a
-    ``response_url`` (a button in a link unfurl may come without one) gets the answer that way at once."""
+    """Answer through ``response_url``; once Slack refuses it, tell the user with an ephemeral message,
+    or a direct message where the bot is not in the channel. A click without a ``response_url`` (a button
+    in a link unfurl may come without one) gets the answer that way at once.
+
+    Slack documents the limit (5 uses within 30 minutes) but not the answer to a use past it, so any
+    refusal counts: a status other than 2xx, or a 2xx whose JSON says ``"ok": false``.
+    """
     if not body.get("response_url"):
         _tell_directly(body, context, message.payload())
         return
     result = respond(**options, **message.payload())
-    if result.status_code == 200:
+    if not _refused(result.status_code, result.body):
         return
-    log.warning("response_url refused (%s %s)", result.status_code, result.body)
-    if result.status_code != 404:
-        raise RuntimeError(f"Slack refused the answer (HTTP {result.status_code}): {result.body}")
+    log.warning("response_url refused (HTTP %s %s): telling the user it expired", result.status_code, result.body)
     _tell_directly(body, context, blocks.notice(EXPIRED).payload())
 
 
@@ -61,6 +64,16 @@ def _tell_directly(body: dict[str, Any], context: BoltContext, notice: dict[str,
     except SlackApiError as error:
         log.info("cannot post an ephemeral message in %s (%s): sending a direct message", channel, error)
     context.client.chat_postMessage(channel=user, **notice)
+
+
+def _refused(status: int, body: str) -> bool:
+    if not 200 <= status < 300:
+        return True
+    try:
+        answer = json.loads(body) if body.lstrip().startswith("{") else None
+    except ValueError:
+        return False  # a 2xx that is not JSON ("ok" in plain text): accepted
+    return isinstance(answer, dict) and answer.get("ok") is False
 
 
 def open_card(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
