@@ -17,7 +17,15 @@ from bot.db import connect
 from bot.digest.store import load_file
 from bot.slack.app import build_app
 from bot.slack.ids import ACTION_OPEN
-from bot.slack.server import HttpMode, Serving, SocketModeHandler, Stopped, connect_socket_mode, create_http_server
+from bot.slack.server import (
+    HttpMode,
+    Serving,
+    SocketModeHandler,
+    Stopped,
+    close_socket_mode,
+    connect_socket_mode,
+    create_http_server,
+)
 from tests.conftest import SHIPPED_DIGEST
 from tests.fakes.bot_server import bot_settings
 from tests.fakes.signing import SIGNING_SECRET, block_actions_payload, interactive_body, post, slash_command_body
@@ -51,7 +59,7 @@ def socket_mode_bot(slack: tuple[FakeSlack, FakeSocketMode], db_file: Path) -> I
     handler = connect_socket_mode(app, APP_TOKEN, ping_interval=NO_MONITOR)
     socket_mode.wait_for_connections(1)
     yield handler
-    handler.close()  # type: ignore[no-untyped-call]
+    close_socket_mode(handler)
 
 
 def tracr_is_answered(socket_mode: FakeSocketMode) -> None:

@@ -644,14 +644,24 @@ class SocketMode:
         return _drain(self.client.message_workers, deadline)  # envelopes being handled send their acks
 
     def close(self, *, finished: bool) -> None:
-        session = self.client.current_session
-        if session is not None and session.sock is not None:
-            with contextlib.suppress(OSError), session.sock_send_lock:
-                session.sock.sendall(close_frame())
-        if finished:
-            self.handler.close()  # type: ignore[no-untyped-call]
-        else:
-            self.client.disconnect()  # close() would wait for the workers still running
+        close_socket_mode(self.handler, finished=finished)
+
+
+def close_socket_mode(handler: SocketModeHandler, *, finished: bool = True) -> None:
+    """Close the connection as Slack expects (a close frame, code 1000) and at once: the reader blocked in
+    ``recv`` (up to slack_sdk's 3 s receive timeout) is woken, since disconnecting waits for the lock it
+    holds. ``finished=False``: the workers still running are not waited for."""
+    client: SocketModeClient = handler.client
+    session = client.current_session
+    if session is not None and session.sock is not None:
+        with contextlib.suppress(OSError), session.sock_send_lock:
+            session.sock.sendall(close_frame())
+        with contextlib.suppress(OSError):
+            session.sock.shutdown(socket.SHUT_RDWR)
+    if finished:
+        handler.close()  # type: ignore[no-untyped-call]
+    else:
+        client.disconnect()  # close() would wait for the workers still running
 
 
 class StartupError(Exception):
