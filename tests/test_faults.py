@@ -213,7 +213,9 @@ def test_a_database_deleted_or_replaced_under_serve_is_never_recreated_and_healt
         voted = bot.click(ACTION_VOTE, str(target), "U4", "vote")
         assert bot.acks.missed() == []
         assert UNAVAILABLE in read.answer["text"] and UNAVAILABLE in suggested.answer["text"]
-        fake.wait_for(lambda: any(UNAVAILABLE in r.get("text", "") for r in fake.responses(voted.response_url)))
+        fake.wait_for(
+            lambda: any(UNAVAILABLE in r.get("text", "") for r in fake.responses(voted.response_url)), timeout=15
+        )
         status, body = bot.health()
         assert status == 503 and "PAPERBOT_DB" in body
         assert ("deleted" if how == "deleted" else "replaced") in body
@@ -222,7 +224,7 @@ def test_a_database_deleted_or_replaced_under_serve_is_never_recreated_and_healt
         else:
             assert digest_db.stat().st_ino == replacement
             assert "2305.30001" not in suggestion_ids(digest_db)
-        wait_until(lambda: "stopped using it and will not create a new one" in bot.log(), 5, "the log line")
+        wait_until(lambda: "stopped using it and will not create a new one" in bot.log(), 15, "the log line")
     _report(f"database {how}", bot, 0)
 
 
