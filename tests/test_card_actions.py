@@ -379,3 +379,18 @@ def test_the_enrichment_loop_wakes_for_a_requested_paper(
             stop.set()
             loop.join(timeout=10)
     assert not loop.is_alive()
+
+
+def test_a_reference_cited_by_several_papers_offers_them_in_one_menu(bot: RunningBot) -> None:
+    """OPT is [8] of two summaries: one actions block may not hold two buttons with one action id (Slack
+    refuses the whole answer), so the papers citing it are offered in one overflow menu."""
+    status, answer = bot.command("OPT: Open Pre-trained Transformer Language Models")
+    assert status == 200
+    menus = [
+        element
+        for block in answer["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["type"] == "overflow"
+    ]
+    assert menus and menus[0]["action_id"] == ACTION_OPEN_CITED and len(menus[0]["options"]) >= 2

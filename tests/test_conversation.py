@@ -152,6 +152,8 @@ def test_a_mention_alone_answers_with_a_short_help(bot: RunningBot, text: str) -
     send(bot, mention_event(text, channel=CHANNEL))
     [call] = bot.fake.wait_for_calls("chat.postMessage")
     assert "@paperbot musiclm" in text_of(call.params) and "suggest" in text_of(call.params)
+    for sub_command in ("list", "cite", "suggestions", "roundup post", "watch", "watches", "unwatch", "load"):
+        assert f"@paperbot {sub_command}" in text_of(call.params), sub_command
     assert len(call.params["blocks"]) <= 3
 
 

@@ -83,7 +83,7 @@ def test_every_declared_command_is_handled(manifest: dict[str, Any], settings: S
     assert app.dispatch(BoltRequest(body=body, headers=signed_headers(body, SIGNING_SECRET))).status == 404
 
 
-@pytest.mark.parametrize("action_id", [*surfaces.ACTIONS[:-1], surfaces.ACTION_LINK + "_abs"])
+@pytest.mark.parametrize("action_id", [*surfaces.ACTIONS[:-1], *surfaces.CARD_ACTIONS, surfaces.ACTION_LINK + "_abs"])
 def test_every_action_is_handled(settings: Settings, fake: FakeSlack, action_id: str) -> None:
     app = build_app(settings)
     response_url = fake.response_url()

@@ -35,6 +35,7 @@ from bot.roundup.post import (
     RoundupError,
     _process_identity,
     due_month,
+    load_roundup,
     owner_name,
     post_roundup,
     roundup_state,
@@ -524,3 +525,19 @@ def test_an_answer_without_a_ts_is_not_recorded_as_posted(fake: FakeSlack, db: s
     fake.set_handler("chat.postMessage", None)
     assert post_unpaced(db, fake, owner="test").status == "posted"
     assert_one_complete_roundup(fake, db)
+
+
+def test_markdown_emphasis_in_a_summary_shows_as_slack_formatting(tmp_path: Path) -> None:
+    """Markdown digests load now: their emphasis and links read as Slack's in the headline and the thread."""
+    digest = tmp_path / "digest-2023-05.txt"
+    digest.write_text(
+        "1、Bold Claims: A Study\nhttps://arxiv.org/abs/2305.01234\nAda Lovelace, Alan Turing\n"
+        "A **bold** claim with [a link](https://example.com/x). More follows.\n",
+        encoding="utf-8",
+    )
+    database = connect(tmp_path / "md.db")
+    load_file(database, digest)
+    roundup = load_roundup(database, "2023-05")
+    shown = json.dumps([roundup.headline.payload(), *(reply.payload() for reply in roundup.replies)])
+    assert "*bold*" in shown and "<https://example.com/x|a link>" in shown
+    assert "**bold**" not in shown and "](https://example.com/x)" not in shown

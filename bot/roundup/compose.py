@@ -54,7 +54,8 @@ def gist(summary: str, limit: int = GIST_CHARS) -> str:
 
 def _paper_line(paper: PaperView) -> str:
     ident = f" · `{paper.arxiv_id}`" if paper.arxiv_id else ""
-    return f"{paper.position}. {title_link(paper)}{ident}\n{fit(gist(paper.summary), GIST_CHARS + 40)}"
+    summary = mrkdwn.from_markdown(fit(gist(paper.summary), GIST_CHARS + 40))
+    return f"{paper.position}. {title_link(paper)}{ident}\n{summary}"
 
 
 def _picks_block(picks: Sequence[Pick]) -> Block:
@@ -137,7 +138,7 @@ def _summary_replies(paper: PaperView) -> list[Message]:
     messages: list[Message] = []
     current: list[Block] = [section(heading[:SECTION_LIMIT])]
     for chunk in chunks:
-        block = section(chunk)
+        block = section(mrkdwn.from_markdown(chunk))
         if len(current) + 1 > MAX_MESSAGE_BLOCKS or _size([*current, block]) > MAX_MESSAGE_CHARS:
             messages.append(Message(text=mrkdwn.escape(paper.title[:200]), blocks=tuple(current)))
             current = [section(f"{heading} (continued)"[:SECTION_LIMIT])]

@@ -360,8 +360,11 @@ HELP_LINES = (
     (f"{COMMAND} cite QUERY", "the paper's BibTeX entry (arXiv style)"),
     (f"{COMMAND} suggest ARXIV_ID_OR_URL [why]", "suggest a paper for the next roundup (or vote for it)"),
     (f"{COMMAND} suggestions", "the suggestions for the next roundup, most votes first"),
-    (f"{COMMAND} roundup [YYYY-MM]", "preview the monthly roundup (admins: roundup post [YYYY-MM] posts it now)"),
-    (f"{COMMAND} watch WORDS", "a direct message when a new digest has a matching paper (watches, unwatch N)"),
+    (f"{COMMAND} roundup [YYYY-MM]", "preview the monthly roundup, only you see it"),
+    (f"{COMMAND} roundup post [YYYY-MM]", "admins: post the roundup to the team's channel now"),
+    (f"{COMMAND} watch WORDS", "a direct message when a new digest has a paper matching the words"),
+    (f"{COMMAND} watches", "your watches, numbered"),
+    (f"{COMMAND} unwatch N|WORDS", "stop a watch"),
     (f"{COMMAND} load URL [YYYY-MM]", "admins: load a digest from its web page (or send me the file in a DM)"),
     (f"{COMMAND} help", "this help"),
 )
@@ -376,7 +379,8 @@ def help_message(extra: Sequence[tuple[str, str]] = ()) -> Message:
             f"Examples: `{COMMAND} musiclm` · `{COMMAND} 2301.11325` · `{COMMAND} 扩散模型` · `{COMMAND} list 2023-01`"
         ),
     )
-    return Message(text=f"Usage: {COMMAND} QUERY | list [YYYY-MM] | help", blocks=blocks)
+    words = " | ".join(usage.removeprefix(f"{COMMAND} ") for usage, _ in HELP_LINES)
+    return Message(text=f"Usage: {COMMAND} {words}", blocks=blocks)
 
 
 def digest_list(digest: DigestView, other_months: Sequence[str] = ()) -> Message:

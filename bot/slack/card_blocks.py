@@ -18,11 +18,12 @@ from bot.slack.blocks import (
     button,
     context,
     fit,
+    overflow,
     section,
     split_sections,
     title_link,
 )
-from bot.slack.ids import ACTION_OPEN, COMMAND
+from bot.slack.ids import ACTION_OPEN, ACTION_OPEN_CITED, COMMAND
 
 MAX_AUTHORS_LISTED = 400
 """Past this many, a long collaboration's author list is cut (the section would not hold more)."""
@@ -128,8 +129,10 @@ def reference_answer(hits: Sequence[ReferenceHit]) -> Message:
         if hit.work.archive_paper_id is not None:
             openers.insert(0, (hit.work.archive_paper_id, f"Open {hit.work.short_title}"))
         unique = list(dict.fromkeys(openers))[:5]
-        if unique:
-            blocks.append(actions(*[button(label, ACTION_OPEN, str(paper_id)) for paper_id, label in unique]))
+        if len(unique) == 1:
+            blocks.append(actions(button(unique[0][1], ACTION_OPEN, str(unique[0][0]))))
+        elif unique:  # Slack refuses one action_id twice in a block: several papers go in one menu
+            blocks.append(actions(overflow(ACTION_OPEN_CITED, [(label, str(pid), None) for pid, label in unique])))
     blocks.append(context(f"A reference from a digest's references block. `{COMMAND} NAME` finds digest papers."))
     text = "; ".join(f"{_work_head(hit)}, {_citing_text(hit)}" for hit in hits)
     return Message(text=text[:SECTION_LIMIT], blocks=tuple(blocks[:MAX_BLOCKS]))

@@ -18,7 +18,18 @@ from bot.digest.catalog import PaperView
 from bot.digest.months import month_name
 from bot.search.terms import nicknames
 from bot.slack import mrkdwn
-from bot.slack.blocks import Block, Message, actions, authors_line, button, context, fit, section, title_link
+from bot.slack.blocks import (
+    HELP_LINES,
+    Block,
+    Message,
+    actions,
+    authors_line,
+    button,
+    context,
+    fit,
+    section,
+    title_link,
+)
 from bot.slack.ids import ACTION_FULL_SUMMARY, ACTION_LINK, ACTION_UNFURL_SUGGEST, COMMAND
 from bot.suggestions.blocks import vote_button
 from bot.suggestions.model import Suggestion
@@ -88,7 +99,7 @@ def digest_unfurl(paper: PaperView) -> Unfurl:
     blocks: list[Block] = [
         section(f"{title_link(paper)}\n{fit(authors_line(paper, MAX_AUTHORS), 400)}"),
         context(f"📚 *{mrkdwn.escape(digest_place(paper))}*"),
-        section(fit(summary, GIST_ESCAPED_CHARS)),
+        section(mrkdwn.from_markdown(fit(summary, GIST_ESCAPED_CHARS))),
         context(f"`{COMMAND} {fit(query, 60)}` for the rest"),
         actions(button("Full summary", ACTION_FULL_SUMMARY, str(paper.paper_id)), block_id=f"unfurl_{paper.paper_id}"),
     ]
@@ -144,7 +155,7 @@ def compact_card(paper: PaperView) -> Message:
     blocks: tuple[Block, ...] = (
         section(f"{title_link(paper)}\n{fit(authors_line(paper, MAX_AUTHORS), 400)}"),
         context(facts),
-        section(fit(gist, GIST_ESCAPED_CHARS)),
+        section(mrkdwn.from_markdown(fit(gist, GIST_ESCAPED_CHARS))),
         actions(*buttons, block_id=f"compact_{paper.paper_id}"),
     )
     return Message(text=f"{fit(paper.title, 300)} ({fit(digest_place(paper), 60)})", blocks=blocks)
@@ -162,12 +173,17 @@ def compact_choices(query: str, papers: Sequence[PaperView]) -> Message:
 
 
 def mention_help() -> Message:
-    """``@paperbot`` alone: what a mention can do, in two lines."""
-    body = (
-        f"Mention me with a paper and I answer here: `{BOT_NAME} musiclm`, an arXiv id or link, title words or "
-        f"an author. `{BOT_NAME} suggest ARXIV_LINK why` suggests a paper for the next roundup."
+    """``@paperbot`` alone: what a mention can do. Every ``/paper`` sub-command works after ``@paperbot``."""
+    lines = "\n".join(
+        f"• `{usage.replace(COMMAND, BOT_NAME, 1)}` — {mrkdwn.escape(what)}"
+        for usage, what in HELP_LINES
+        if not usage.endswith(" help")
     )
-    note = f"Everything else: `{COMMAND} help`, or send me a direct message."
+    body = (
+        f"Mention me with a paper and I answer in the thread (`{BOT_NAME} musiclm`, an arXiv link, title words, "
+        f"an author), or with anything `{COMMAND}` takes:\n{lines}"
+    )
+    note = f"Private answers are shown to you alone; a direct message to me works like `{COMMAND}` too."
     return Message(
         text="Mention me with a paper name, an arXiv link or an author.", blocks=(section(body), context(note))
     )

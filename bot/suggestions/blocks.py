@@ -204,7 +204,8 @@ def home_view(
                 else _votes(suggestion.votes)
             )
             own_lines.append(f"• {_title(suggestion)} ({mrkdwn.escape(state)})")
-        blocks.append(section("*Your suggestions*\n" + "\n".join(own_lines)))
+        # Whole lines only: a cut through "<url|label>" would show raw markup.
+        blocks.append(section(join_limited(["*Your suggestions*", *own_lines], 3000)[0]))
     else:
         blocks.append(section("*Your suggestions*\nYou have not suggested a paper yet."))
     return {"type": "home", "blocks": blocks[:100]}

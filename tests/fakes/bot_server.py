@@ -19,7 +19,7 @@ from bot.slack.followups import start_followups
 from bot.slack.server import create_http_server
 
 from .signing import SIGNING_SECRET, post, slash_command_body
-from .slack_api import BOT_TOKEN, FakeSlack
+from .slack_api import BOT_TOKEN, FakeSlack, message_block_errors
 
 
 def bot_settings(fake: FakeSlack, db_path: Path, **extra: str) -> Settings:
@@ -61,7 +61,11 @@ class RunningBot:
         """Send a signed ``/paper TEXT``; return the HTTP status and the JSON answer (``{}`` if none)."""
         fields.setdefault("response_url", self.fake.response_url("cmd"))
         status, _, body = post(self.events_url, slash_command_body(text, **fields), SIGNING_SECRET)
-        return status, (json.loads(body) if body.strip() else {})
+        answer: dict[str, Any] = json.loads(body) if body.strip() else {}
+        # Slack refuses an answer whose blocks break its rules: every test's answer is checked as it would.
+        errors = message_block_errors(answer["blocks"]) if "blocks" in answer else []
+        assert not errors, f"Slack would refuse the answer to /paper {text}: {errors}"
+        return status, answer
 
 
 @contextmanager

@@ -1369,6 +1369,12 @@ def _element_errors(el: Any, ptr: str) -> list[str]:
     return errors
 
 
+def message_block_errors(blocks: Any) -> list[str]:
+    """What Slack would refuse in a message's blocks (the same checks as ``chat.postMessage``): for
+    answers Slack reads from an HTTP response, such as a slash command's, which the fake never sees."""
+    return _block_errors(blocks, "/blocks", _MAX_MESSAGE_BLOCKS)
+
+
 def _block_errors(blocks: Any, prefix: str, max_blocks: int) -> list[str]:
     """Validate the Block Kit limits most likely to bite; messages mimic Slack's."""
     if not isinstance(blocks, list):
@@ -1416,6 +1422,9 @@ def _block_errors(blocks: Any, prefix: str, max_blocks: int) -> list[str]:
             if not isinstance(elements, list) or not 1 <= len(elements) <= limit:
                 errors.append(f"must be an array of 1-{limit} items [json-pointer:{ptr}/elements]")
             elif kind == "actions":
+                action_ids = [el.get("action_id") for el in elements if isinstance(el, dict) and el.get("action_id")]
+                if len(action_ids) != len(set(action_ids)):
+                    errors.append(f"duplicate action_id in an actions block [json-pointer:{ptr}/elements]")
                 for j, el in enumerate(elements):
                     errors += _element_errors(el, f"{ptr}/elements/{j}")
         elif kind == "input":

@@ -41,9 +41,7 @@ from bot.slack.unfurl_blocks import compact_card, compact_choices, mention_help
 
 log = logging.getLogger("bot.slack.listeners")
 
-SUB_COMMANDS = frozenset(
-    {"list", "suggest", "suggestions", "roundup", "cite", "watch", "watches", "unwatch", "load", "related", "export"}
-)
+SUB_COMMANDS = frozenset({"list", "suggest", "suggestions", "roundup", "cite", "watch", "watches", "unwatch", "load"})
 """First words that make a mention a ``/paper`` sub-command rather than a search."""
 MAX_TEXT_CHARS = 4000
 """A message longer than this is cut before it is read as a query (Slack allows 40,000 characters)."""
