@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import DatabaseError, connect
@@ -47,9 +47,16 @@ def _month(value: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), as every other failure is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="paperbot", description="Monthly paper digests for Slack teams.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = OneLineErrors(prog="paperbot", description="Monthly paper digests for Slack teams.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineErrors)
 
     load = commands.add_parser("load", help="parse digest files or pages and upsert them into the database")
     load.add_argument(
@@ -218,6 +225,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.slack_bot_token is None:
         if args.http:
             raise ConfigError("SLACK_BOT_TOKEN is not set: HTTP mode needs it (and SLACK_SIGNING_SECRET)")
+        others = [name for name in ("SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET") if settings.values.get(name, "").strip()]
+        if others:
+            # A deployment whose bot token went missing must fail, not load the demo into its database.
+            raise ConfigError(
+                f"SLACK_BOT_TOKEN is not set ({' and '.join(others)} is): the bot cannot start without it"
+            )
         from bot.demo import run_demo
 
         return run_demo(settings)
@@ -403,7 +416,8 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     if not args.dry_run:
         _after_load(db, settings, months, added_ids, enrich=not args.no_enrich)
     if failures:
-        print(f"error: {failures} of {len(args.paths)} sources could not be loaded", file=sys.stderr)
+        if len(args.paths) > 1:
+            print(f"error: {failures} of {len(args.paths)} sources could not be loaded", file=sys.stderr)
         return 1
     return 0
 

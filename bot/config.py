@@ -229,6 +229,12 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: Path | 
     path = dotenv_path if dotenv_path is not None else Path.cwd() / ".env"
     merged: dict[str, str] = {}
     if path.is_file():
-        merged.update({key: value for key, value in dotenv_values(path).items() if value is not None})
+        try:
+            values = dotenv_values(path)
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not UTF-8 text (save the .env file as UTF-8)") from None
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read ({error.strerror or error})") from None
+        merged.update({key: value for key, value in values.items() if value is not None})
     merged.update(env)
     return Settings(values=merged)

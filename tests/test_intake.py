@@ -219,7 +219,7 @@ def test_reload_that_removes_papers_is_refused_then_replace_keeps_everything_and
 
     code, out, err = run_cli(capsys, "load", "--no-enrich", str(cut))
     assert code == 1 and out == ""
-    [line, _failures] = err.strip().splitlines()
+    [line] = err.strip().splitlines()  # one source: one line
     assert line.startswith(f"error: {cut}: would remove 9 papers from 2023-01 (A Watermark for Large Language Models;")
     assert "PADL: Language-Directed Physics-Based Character Control" in line and "--replace" in line
     assert snapshot(db_path) == before

@@ -339,8 +339,11 @@ def test_notices_recorded_without_slack_are_sent_when_the_bot_starts(
         wait_until_serving(proc, port, health_path="/healthz")
         [call] = fake.wait_for_calls("chat.postMessage", 1, timeout=20)
         assert call.params["channel"] == "U7" and "A Watermark for Large Language Models" in text_of(call.params)
+        # The notice is marked sent just after Slack took it: wait for that before stopping the bot.
+        fake.wait_for(
+            lambda: connect(db_path).execute("SELECT status FROM watch_notices").fetchall() == [("sent",)],
+            timeout=20,
+        )
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
-    status = connect(db_path).execute("SELECT status FROM watch_notices").fetchall()
-    assert status == [("sent",)]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bot.arxiv.ids import ELLIPSIS, ArxivRef, is_arxiv_url, parse_arxiv_ref
 
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 MAX_DIGEST_BYTES = 5 * 1024 * 1024
 """A digest is an article of ~15 KB; anything over 5 MiB is refused unread."""
 
@@ -181,7 +181,7 @@ def content_hash(data: bytes) -> str:
 def month_from_name(name: str) -> str | None:
     """The ``YYYY-MM`` in a file name, or anywhere in a URL's path (but not a publication date
     ``YYYY-MM-DD``: a January digest is published in February)."""
-    match = _URL_MONTH.search(name) if re.match(r"https?://", name, re.IGNORECASE) else _MONTH.search(Path(name).name)
+    match = _URL_MONTH.search(name if re.match(r"https?://", name, re.IGNORECASE) else Path(name).name)
     return f"{match['year']}-{match['month']}" if match else None
 
 
@@ -667,8 +667,8 @@ def _build_paper(position: int, item: _Item, source: str) -> Paper:
             arxiv = arxiv or ref
         elif is_arxiv_url(link) or (ELLIPSIS.search(link) and re.search(r"arxiv", link, re.IGNORECASE)):
             incomplete = incomplete or link
-        elif project is None and not _ARXIV_TOKEN.match(link):
-            project = link
+        elif project is None and not _ARXIV_TOKEN.match(link) and not ELLIPSIS.search(link.rstrip("/")):
+            project = link  # a link cut short ("https://make-a-video3d.github...") is no project page
     return Paper(
         position=position,
         title=title,
