@@ -711,6 +711,12 @@ def request_enrichment(db: sqlite_utils.Database, paper_id: int) -> tuple[str, s
     return status, detail, True
 
 
+def enrichment_status(db: sqlite_utils.Database, paper_id: int) -> tuple[str, str | None]:
+    """A paper's enrichment status and detail, read only (``missing`` for no such paper)."""
+    row = db.execute("SELECT enrich_status, enrich_detail FROM papers WHERE id = ?", [paper_id]).fetchone()
+    return ("missing", None) if row is None else (str(row[0]), row[1])
+
+
 def enrich_suggestions(db: sqlite_utils.Database, client: ArxivClient) -> list[int]:
     """Fetch the papers of open suggestions that still have no arXiv metadata (suggested while arXiv was
     down) and have their cards redrawn (bot.outbox); returns the suggestions that got their metadata.

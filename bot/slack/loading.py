@@ -9,15 +9,20 @@ the admin was shown, without fetching again.
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 
+from bot.db import DatabaseProblem, classify, path_of
 from bot.digest.parse import DigestError, validate_month
 from bot.digest.store import LoadResult, RemovalRefused, load_source, name_titles
-from bot.digest.versions import Provenance, Source, claim_staged, stage
+from bot.digest.versions import Provenance, Source, claim_staged, stage, unstage
 from bot.slack import blocks, mrkdwn
 from bot.slack.blocks import Message, actions, button, context, fit, section
 from bot.slack.ids import ACTION_LOAD_CANCEL, ACTION_LOAD_REPLACE, COMMAND
 from bot.slack.services import Services
+
+log = logging.getLogger("bot.slack.loading")
 
 NOT_ADMIN = "Only paperbot admins (PAPERBOT_ADMINS) can load digests. Ask one of them to load it."
 LOAD_USAGE = f"Usage: `{COMMAND} load URL [YYYY-MM]` — the digest's web page, and its month when the URL has none."
@@ -98,10 +103,25 @@ def replace_staged(services: Services, staged_id: int, user_id: str) -> Message:
         result = load_source(
             services.db(), source, month=month, replace=True, who=Provenance(f"slack {user_id}", "replace")
         )
-    except DigestError as error:
-        return blocks.notice(str(error))
+    except (DigestError, DatabaseProblem, sqlite3.Error) as error:
+        # Put it back to waiting, so that the admin can click Replace again once the reason is gone.
+        problem = classify(error, path_of(services.db())) if isinstance(error, sqlite3.Error) else error
+        if problem is None:
+            raise
+        log.warning("Replace of staged load %s failed: %s", staged_id, problem)
+        try:
+            unstage(services.db(), staged_id)
+        except (DatabaseProblem, sqlite3.Error) as again:
+            log.error("staged load %s could not be put back to waiting: %s", staged_id, again)
+            return blocks.notice(f"{_reason(problem)} The Replace was not done; load the digest again.")
+        return blocks.notice(f"{_reason(problem)} Nothing was replaced: click Replace again once that is fixed.")
     notify_watchers(services, result)
     return result_message(result, how="Replaced")
+
+
+def _reason(problem: Exception) -> str:
+    """The one line to tell the admin: the digest's own reason, or the database's problem named."""
+    return problem.user_message if isinstance(problem, DatabaseProblem) else str(problem)
 
 
 def cancel_staged(services: Services, staged_id: int) -> Message:

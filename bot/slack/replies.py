@@ -6,11 +6,14 @@ change something are routed by the Slack listener before it falls back to this.
 
 from __future__ import annotations
 
+import logging
+
 import sqlite_utils
 
-from bot.arxiv.enrich import request_enrichment
+from bot.arxiv.enrich import enrichment_status, request_enrichment
 from bot.cite import bibtex
 from bot.cite.records import citation_record
+from bot.db import DatabaseProblem, user_write
 from bot.digest import catalog
 from bot.digest.catalog import PaperView
 from bot.digest.months import MonthError, parse_month
@@ -22,6 +25,8 @@ from bot.slack import blocks, card_blocks, mrkdwn
 from bot.slack.blocks import Message
 from bot.suggestions.blocks import suggestion_list
 from bot.suggestions.model import open_suggestions
+
+log = logging.getLogger("bot.slack.replies")
 
 NO_DIGEST = "no digest loaded yet — `paperbot load FILE_OR_URL`"
 
@@ -173,7 +178,14 @@ def abstract_message(db: sqlite_utils.Database, paper: PaperView) -> Message:
     """The English abstract, or (not enriched yet) why not, with the paper queued for enrichment."""
     if paper.abstract:
         return card_blocks.english_abstract(paper)
-    status, detail, queued = request_enrichment(db, paper.paper_id)
+    try:
+        # A click waits on the write lock only as long as a vote would (bot.db.user_write).
+        with user_write(db):
+            status, detail, queued = request_enrichment(db, paper.paper_id)
+    except DatabaseProblem as problem:
+        log.warning("enrichment of paper %s not queued: %s", paper.paper_id, problem)
+        status, detail = enrichment_status(db, paper.paper_id)
+        queued = False
     return card_blocks.not_enriched(paper, status, detail, queued)
 
 

@@ -6,12 +6,14 @@ its follow-up in the outbox, ``roundup post`` does it in :func:`paper_command_wo
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
+from bot.db import DatabaseProblem, user_write
 from bot.digest.intake import source_from_url
 from bot.digest.parse import DigestError
 from bot.roundup.post import RoundupError, owner_name, post_roundup
@@ -23,6 +25,8 @@ from bot.slack.listeners.errors import ACCEPTED
 from bot.slack.replies import paper_reply, parse_roundup_args, resolve_month
 from bot.slack.services import Services
 from bot.slack.watching import watch_reply
+
+log = logging.getLogger("bot.slack.listeners")
 
 NOT_ADMIN = "Only paperbot admins can post the roundup (PAPERBOT_ADMINS). /paper roundup shows you a preview."
 
@@ -76,7 +80,7 @@ def paper_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
         ack(response_type="ephemeral", **reply.payload())
         return
     if head in ("watch", "watches", "unwatch"):
-        reply = watch_reply(services.db(), str(command.get("user_id")), head, rest)
+        reply = _watch_command(services, str(command.get("user_id")), head, rest)
         ack(response_type="ephemeral", **reply.payload())
         return
     if _is_roundup_post(command):
@@ -90,6 +94,19 @@ def paper_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
         return
     reply = paper_reply(services.db(), command_text(command))
     ack(response_type="ephemeral", **reply.payload())
+
+
+def _watch_command(services: Services, user: str, head: str, rest: str) -> Message:
+    """``watch`` and ``unwatch`` change the user's watches in the ack: a short busy timeout
+    (bot.db.user_write), and a busy or broken database said so; ``watches`` only reads."""
+    if head == "watches":
+        return watch_reply(services.db(), user, head, rest)
+    try:
+        with user_write(services.db()) as db:
+            return watch_reply(db, user, head, rest)
+    except DatabaseProblem as problem:
+        log.warning("/paper %s by %s not taken: %s", head, user, problem)
+        return blocks.notice(problem.user_message)
 
 
 def paper_command_work(body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:

@@ -10,7 +10,9 @@
 
 The ack is empty and immediate; the lazy half first claims the message ``(team, channel, ts)``
 (:mod:`bot.slack.deliveries`), so Slack's retries, Socket Mode redeliveries and the ``app_mention`` +
-``message`` pair of one mention produce one answer.
+``message`` pair of one mention produce one answer. A claim the database refuses is kept in memory and the
+message answered anyway (a sub-command that writes says itself when the database is busy); a claim that
+fails otherwise gets the apology.
 """
 
 from __future__ import annotations
@@ -196,14 +198,14 @@ def on_mention(body: dict[str, Any], respond: Respond, context: BoltContext, cli
     event = body.get("event") or {}
     if from_a_bot(event, context.bot_user_id) or not event.get("channel") or not event.get("ts"):
         return
-    if not _claim(services, body, event):
-        return
     team = str(body.get("team_id") or "")
     text = query_text(str(event.get("text") or ""), context.bot_user_id)
     channel, user = str(event["channel"]), str(event.get("user"))
     thread_ts = str(event.get("thread_ts") or event["ts"])
     direct = _is_direct(event)
     try:
+        if not _claim(services, body, event):
+            return
         if direct:
             run_as_command(services, client, event, team, text, private=False)
             return
@@ -225,10 +227,10 @@ def on_direct_message(body: dict[str, Any], respond: Respond, context: BoltConte
     event = body.get("event") or {}
     if not _is_direct(event) or from_a_bot(event, context.bot_user_id) or not event.get("ts"):
         return
-    if not _claim(services, body, event):
-        return
     text = query_text(str(event.get("text") or ""), context.bot_user_id)
     try:
+        if not _claim(services, body, event):
+            return
         run_as_command(services, client, event, str(body.get("team_id") or ""), text, private=False)
     except Exception:
         _apologise(client, event, private=False)

@@ -18,13 +18,13 @@ from slack_bolt import Ack, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
-from bot.db import write_transaction
+from bot.db import DatabaseProblem, user_write, write_transaction
 from bot.digest.fetch import fetch_page
 from bot.digest.intake import HTML_SUFFIXES, TEXT_SUFFIXES, source_from_bytes
 from bot.digest.parse import MAX_DIGEST_BYTES, SAVE_AS_TEXT, DigestError
 from bot.slack import blocks, loading
 from bot.slack.blocks import Message
-from bot.slack.listeners.errors import APOLOGY, report
+from bot.slack.listeners.errors import report
 from bot.slack.services import Services
 
 log = logging.getLogger("bot.slack.listeners")
@@ -48,9 +48,9 @@ def ack_event(ack: Ack) -> None:
 
 
 def _claim(services: Services, file_id: str, ts: str, user: str, channel: str) -> bool:
-    """Record that this (file, message) is being handled; False when it already was."""
-    db = services.db()
-    with write_transaction(db):
+    """Record that this (file, message) is being handled; False when it already was. Waits only as long
+    as a user's action does (bot.db.user_write): a busy or broken database raises :class:`DatabaseProblem`."""
+    with user_write(services.db()) as db, write_transaction(db):
         cursor = db.conn.execute(
             "INSERT OR IGNORE INTO slack_file_loads (file_id, message_ts, user_id, channel, status, created_at)"
             " VALUES (?, ?, ?, ?, 'working', ?)",
@@ -79,7 +79,15 @@ def file_shared(body: dict[str, Any], respond: Respond, context: BoltContext, cl
     ts = str(event.get("ts") or "")
     for file in (event.get("files") or [])[:1]:
         file_id = str(file.get("id") or "")
-        if not file_id or not _claim(services, file_id, ts, user, channel):
+        if not file_id:
+            continue
+        try:
+            if not _claim(services, file_id, ts, user, channel):
+                continue
+        except DatabaseProblem as problem:
+            # Nothing is claimed: the file may be sent again once the database takes writes.
+            log.warning("file %s from %s not taken: %s", file_id, user, problem)
+            client.chat_postMessage(channel=channel, thread_ts=ts, **blocks.notice(problem.user_message).payload())
             continue
         if user not in services.settings.admins:
             reply = blocks.notice(NOT_ADMIN_FILE)
@@ -88,8 +96,7 @@ def file_shared(body: dict[str, Any], respond: Respond, context: BoltContext, cl
                 reply = _load_file(services, file, user)
             except Exception as error:
                 # The claim is taken: answer anyway, so the admin is not left waiting on a retry that never comes.
-                report(error, body)
-                reply = blocks.notice(APOLOGY)
+                reply = blocks.notice(report(error, body))
         client.chat_postMessage(channel=channel, thread_ts=ts, unfurl_links=False, **reply.payload())
         _finish(services, file_id, ts, reply.text)
 

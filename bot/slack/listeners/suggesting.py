@@ -25,6 +25,7 @@ from bot.db import DatabaseProblem, user_write
 from bot.digest import catalog
 from bot.slack import blocks, followups
 from bot.slack.blocks import Message
+from bot.slack.listeners.actions import _tell_directly
 from bot.slack.listeners.unfurls import refresh_unfurl
 from bot.slack.services import Services
 from bot.suggestions import model as suggestions
@@ -115,6 +116,15 @@ def _action(body: dict[str, Any]) -> tuple[int | None, str, str]:
     return (int(value) if value.isdigit() else None), str((body.get("user") or {}).get("id") or ""), container
 
 
+def _tell(body: dict[str, Any], respond: Respond, context: BoltContext, outcome: str) -> None:
+    """Why a click was not taken, to the clicking user alone: through ``response_url``, else (App Home, an
+    unfurl's button) as an ephemeral message in the click's channel or a direct message."""
+    if body.get("response_url"):
+        respond(response_type="ephemeral", replace_original=False, text=outcome)
+    else:
+        _tell_directly(body, context, blocks.notice(outcome).payload())
+
+
 def vote_ack(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     """Record the vote (or take it back) in the ack itself, with its card's redraw; never queued behind
     other work. A busy or broken database is told to the user right after (a button's ack shows nothing)."""
@@ -143,8 +153,7 @@ def vote(body: dict[str, Any], respond: Respond, context: BoltContext, client: W
     if outcome is None:
         return  # the ack half failed: the error handler answered
     if outcome:
-        if body.get("response_url"):
-            respond(response_type="ephemeral", replace_original=False, text=outcome)
+        _tell(body, respond, context, outcome)
         return
     if container == "view":
         publish_home(services, client, user_id)
@@ -184,12 +193,7 @@ def remove(body: dict[str, Any], respond: Respond, context: BoltContext, client:
     if outcome is None:
         return
     if outcome:
-        if body.get("response_url"):
-            respond(response_type="ephemeral", replace_original=False, text=outcome)
-        else:
-            channel = (body.get("channel") or {}).get("id")
-            if channel:
-                client.chat_postEphemeral(channel=channel, user=user_id, text=outcome)
+        _tell(body, respond, context, outcome)
         return
     if container == "view":
         publish_home(services, client, user_id)
