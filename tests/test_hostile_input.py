@@ -30,7 +30,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     path: Path = tmp_path_factory.mktemp("hostile") / "h.db"
     load_file(connect(path), SHIPPED_DIGEST)
     with FakeSlack() as fake:
-        yield build_app(bot_settings(fake, path))
+        built = build_app(bot_settings(fake, path))
+        yield built
+        built.listener_runner.listener_executor.shutdown(wait=True)  # lazy work ends while the fake answers
 
 
 SPECIAL = st.sampled_from(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from slack_bolt import BoltRequest
+from slack_bolt import App, BoltRequest
 
 from bot.config import Settings
 from bot.slack import ids as surfaces
@@ -58,6 +59,14 @@ def settings(tmp_path: Path, fake: FakeSlack) -> Settings:
     return bot_settings(fake, tmp_path / "m.db")
 
 
+@pytest.fixture
+def app(settings: Settings) -> Iterator[App]:
+    """The real app; its work after the ack finishes before the fake Slack goes away."""
+    built = build_app(settings)
+    yield built
+    built.listener_runner.listener_executor.shutdown(wait=True)
+
+
 def test_manifest_declares_exactly_the_command_the_app_registers(manifest: dict[str, Any]) -> None:
     commands = [entry["command"] for entry in manifest["features"]["slash_commands"]]
     assert commands == [surfaces.COMMAND]
@@ -73,8 +82,7 @@ def test_manifest_settings(manifest: dict[str, Any]) -> None:
     assert set(shortcuts) == set(surfaces.SHORTCUTS)
 
 
-def test_every_declared_command_is_handled(manifest: dict[str, Any], settings: Settings) -> None:
-    app = build_app(settings)
+def test_every_declared_command_is_handled(manifest: dict[str, Any], app: App) -> None:
     for entry in manifest["features"]["slash_commands"]:
         body = slash_command_body("help", command=entry["command"])
         response = app.dispatch(BoltRequest(body=body, headers=signed_headers(body, SIGNING_SECRET)))
@@ -84,8 +92,7 @@ def test_every_declared_command_is_handled(manifest: dict[str, Any], settings: S
 
 
 @pytest.mark.parametrize("action_id", [*surfaces.ACTIONS[:-1], *surfaces.CARD_ACTIONS, surfaces.ACTION_LINK + "_abs"])
-def test_every_action_is_handled(settings: Settings, fake: FakeSlack, action_id: str) -> None:
-    app = build_app(settings)
+def test_every_action_is_handled(app: App, fake: FakeSlack, action_id: str) -> None:
     response_url = fake.response_url()
     body = interactive_body(block_actions_payload(action_id, "1", response_url=response_url))
     response = app.dispatch(BoltRequest(body=body, headers=signed_headers(body, SIGNING_SECRET)))
@@ -96,10 +103,7 @@ def test_every_action_is_handled(settings: Settings, fake: FakeSlack, action_id:
     assert app.dispatch(BoltRequest(body=body, headers=signed_headers(body, SIGNING_SECRET))).status == 404
 
 
-def test_every_declared_shortcut_view_and_event_is_handled(
-    manifest: dict[str, Any], settings: Settings, fake: FakeSlack
-) -> None:
-    app = build_app(settings)
+def test_every_declared_shortcut_view_and_event_is_handled(manifest: dict[str, Any], app: App, fake: FakeSlack) -> None:
 
     def dispatch(body: str) -> int:
         return app.dispatch(BoltRequest(body=body, headers=signed_headers(body, SIGNING_SECRET))).status
@@ -167,8 +171,7 @@ def test_manifest_declares_the_conversation_surfaces(manifest: dict[str, Any]) -
         {"type": "message", "channel": "D1", "event_ts": "1.1"},
     ],
 )
-def test_every_delivery_of_a_subscribed_event_gets_a_2xx(settings: Settings, event: dict[str, Any]) -> None:
+def test_every_delivery_of_a_subscribed_event_gets_a_2xx(app: App, event: dict[str, Any]) -> None:
     """An event answered with 404 is retried by Slack: even the ones paperbot ignores are acknowledged."""
-    app = build_app(settings)
     body = event_body(event)
     assert app.dispatch(BoltRequest(body=body, headers=signed_headers(body, SIGNING_SECRET))).status == 200

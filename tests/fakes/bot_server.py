@@ -78,6 +78,8 @@ def running_bot(settings: Settings, fake: FakeSlack) -> Iterator[RunningBot]:
     try:
         yield RunningBot(app=app, url=f"http://127.0.0.1:{server.effective_port}", fake=fake)
     finally:
+        # Work after the ack finishes while the fakes still answer: none outlives its test into the next.
+        app.listener_runner.listener_executor.shutdown(wait=True)
         stop_http_server(server)
         thread.join(timeout=5)
         workers.stop()
