@@ -120,7 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     backup = commands.add_parser("backup", help="write a consistent copy of the database (safe while serve runs)")
     backup.add_argument(
-        "path", nargs="?", type=Path, metavar="PATH", help="where (default: data/backups/paperbot-YYYYMMDD-HHMMSS.db)"
+        "path",
+        nargs="?",
+        metavar="PATH",
+        help="a file or folder (default: backups/paperbot-YYYYMMDD-HHMMSS.db next to PAPERBOT_DB)",
     )
     backup.set_defaults(handler=cmd_backup)
     return parser
@@ -139,9 +142,10 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     """A consistent copy of the database; PATH may be a folder (the default file name goes in it)."""
     from bot.ops.backup import BackupError, backup_database, default_backup_path
 
-    target = args.path or default_backup_path(settings)
-    if args.path is not None and args.path.is_dir():
-        target = args.path / default_backup_path(settings).name
+    target = Path(args.path) if args.path else default_backup_path(settings)
+    if args.path and (target.is_dir() or args.path.endswith(("/", "\\"))):
+        # A folder, existing or to be made (a trailing slash says so): the default name, free in it.
+        target = default_backup_path(settings, folder=target)
     try:
         backup = backup_database(settings.db_path, target)
     except BackupError as error:

@@ -51,3 +51,17 @@ def test_a_project_link_cut_short_is_not_used_as_a_link(capsys: pytest.CaptureFi
     _, card, _ = run_cli(capsys, "search", "mav3d", "--json")
     _, bibtex, _ = run_cli(capsys, "export")
     assert "make-a-video3d.github..." not in card and "make-a-video3d.github..." not in bibtex
+
+
+def test_backup_into_a_folder_makes_it_and_picks_a_free_name(
+    capsys: pytest.CaptureFixture[str], db_path: Path, tmp_path: Path
+) -> None:
+    """``paperbot backup some/new/folder/`` is a folder, not a file named ``folder``; two backups in the
+    same second get two names."""
+    assert run_cli(capsys, "load", "--no-enrich", str(SHIPPED_DIGEST))[0] == 0
+    folder = tmp_path / "new" / "folder"
+    for _ in range(2):
+        code, out, _ = run_cli(capsys, "backup", f"{folder}/")
+        assert code == 0 and f"to {folder}/paperbot-" in out
+    copies = sorted(path.name for path in folder.iterdir())
+    assert len(copies) == 2 and all(name.startswith("paperbot-") and name.endswith(".db") for name in copies)

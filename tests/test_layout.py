@@ -22,7 +22,17 @@ from tests.helpers import REPO, fake_slack_env
 
 PACKAGE = REPO / "bot"
 
-DOMAIN = ("bot.digest", "bot.search", "bot.arxiv", "bot.suggestions.model", "bot.db", "bot.config")
+DOMAIN = (
+    "bot.digest",
+    "bot.search",
+    "bot.arxiv",
+    "bot.cite",
+    "bot.watches",
+    "bot.suggestions.model",
+    "bot.outbox",
+    "bot.db",
+    "bot.config",
+)
 """Modules that hold the rules and the data: they take a database and return plain values."""
 PRESENTATION = ("bot.slack", "bot.suggestions.blocks", "bot.roundup.compose")
 """Modules that build or send Slack messages."""

@@ -99,7 +99,8 @@ class LoadResult:
             )
         elif self.version is not None:
             note += f" (version {self.version})"
-        return f"{self.source}: {self.month}: {self.papers} papers: {self.counts()}{note}"
+        papers = f"{self.papers} paper{'' if self.papers == 1 else 's'}"
+        return f"{self.source}: {self.month}: {papers}: {self.counts()}{note}"
 
     def describe(self) -> str:
         """The summary, then the titles added (+) and removed (-)."""

@@ -61,8 +61,9 @@ class Version:
     def describe(self) -> str:
         what = f"restore of v{self.restored_from}" if self.action == "restore" else self.action
         mark = "  (current)" if self.current else ""
+        papers = f"{self.papers} paper{'' if self.papers == 1 else 's'}"
         return (
-            f"{self.month} v{self.version}  {self.loaded_at}  {self.loaded_by}  {what}  {self.papers} papers  "
+            f"{self.month} v{self.version}  {self.loaded_at}  {self.loaded_by}  {what}  {papers}  "
             f"{self.source}  sha256:{self.content_hash[:12]}{mark}"
         )
 

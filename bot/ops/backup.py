@@ -50,10 +50,13 @@ def backups_dir(settings: Settings) -> Path:
     return settings.db_path.parent / "backups"
 
 
-def default_backup_path(settings: Settings, *, automatic: bool = False, now: datetime | None = None) -> Path:
-    """``…/backups/paperbot-YYYYMMDD-HHMMSS.db`` (UTC); ``-2``, ``-3``… when that name is taken."""
+def default_backup_path(
+    settings: Settings, *, automatic: bool = False, now: datetime | None = None, folder: Path | None = None
+) -> Path:
+    """``…/backups/paperbot-YYYYMMDD-HHMMSS.db`` (UTC), or that name in ``folder``; ``-2``, ``-3``… when
+    the name is taken there."""
     stamp = (now or datetime.now(UTC)).strftime(_STAMP)
-    folder = backups_dir(settings)
+    folder = folder if folder is not None else backups_dir(settings)
     stem = f"paperbot-auto-{stamp}" if automatic else f"paperbot-{stamp}"
     path, number = folder / f"{stem}.db", 1
     while path.exists():

@@ -376,7 +376,11 @@ def check_backups(settings: Settings, now: datetime | None = None) -> Result:
     if not found:
         if keep == 0:
             return _off(name, f"off (PAPERBOT_BACKUPS=0, none in {backups_dir(settings)})")
-        return _fail(name, f"no backup in {backups_dir(settings)} yet ({daily})", "run `paperbot backup` now")
+        # A new install has none until `serve` starts: not a failure, but said plainly.
+        return _off(
+            name,
+            f"none yet in {backups_dir(settings)} ({daily}, the first when it starts; `paperbot backup` takes one now)",
+        )
     newest = found[0]
     current = now or datetime.now(UTC)
     detail = f"newest {newest.path} is {age_text(newest.taken_at, current)} old; {len(found)} in all; {daily}"
