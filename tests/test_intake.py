@@ -241,7 +241,7 @@ def test_reload_that_removes_papers_is_refused_then_replace_keeps_everything_and
     code, out, _ = run_cli(capsys, "history", "2023-01")
     lines = out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("2023-01 v1 ") and " load " in lines[0]
-    assert " replace " in lines[1] and "1 papers" in lines[1] and lines[1].endswith("(current)")
+    assert " replace " in lines[1] and "1 paper " in lines[1] and lines[1].endswith("(current)")
 
     # The restore needs no network: ARXIV_API_URL points at a closed port, and nothing is fetched.
     code, out, err = run_cli(capsys, "restore", "2023-01", "1")
