@@ -30,8 +30,8 @@ paperbot is not connected to Slack (SLACK_BOT_TOKEN is not set). To connect it:
   1. Create a Slack app from manifest.yml: https://api.slack.com/apps -> Create New App -> From a manifest.
   2. Install it to your workspace; copy the Bot User OAuth Token (xoxb-...) into SLACK_BOT_TOKEN.
   3. Socket Mode (default): create an app-level token with connections:write -> SLACK_APP_TOKEN (xapp-...).
-     HTTP mode instead: set SLACK_SIGNING_SECRET, run `paperbot serve --http`, and point the app's
-     request URLs at https://YOUR-HOST/slack/events.
+     HTTP mode instead: create the app from manifest.http.yml (its request URLs set to
+     https://YOUR-HOST/slack/events), set SLACK_SIGNING_SECRET and run `paperbot serve --http`.
   4. Put these in .env (see .env.example) or the environment, run `paperbot doctor` to check the set-up
      (token, scopes, channel, connection; one line per check with the fix), then `paperbot serve` again."""
 
