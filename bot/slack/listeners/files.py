@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -153,19 +154,20 @@ def _staged(body: dict[str, Any]) -> int | None:
 
 
 def replace_clicked(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-    services: Services = context["services"]
-    user = str((body.get("user") or {}).get("id"))
-    staged = _staged(body)
-    if user not in services.settings.admins:
-        reply = blocks.notice(loading.NOT_ADMIN)
-    elif staged is None:
-        reply = blocks.notice("This load was already replaced or cancelled.")
-    else:
-        reply = loading.replace_staged(services, staged, user)
-    _answer(body, respond, context, reply)
+    _staged_click(body, respond, context, lambda services, staged, user: loading.replace_staged(services, staged, user))
 
 
 def cancel_clicked(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    _staged_click(body, respond, context, lambda services, staged, _user: loading.cancel_staged(services, staged))
+
+
+def _staged_click(
+    body: dict[str, Any],
+    respond: Respond,
+    context: BoltContext,
+    act: Callable[[Services, int, str], blocks.Message],
+) -> None:
+    """*Replace* or *Cancel* on a staged load: admins only, and only while it still waits."""
     services: Services = context["services"]
     user = str((body.get("user") or {}).get("id"))
     staged = _staged(body)
@@ -174,7 +176,7 @@ def cancel_clicked(body: dict[str, Any], respond: Respond, context: BoltContext)
     elif staged is None:
         reply = blocks.notice("This load was already replaced or cancelled.")
     else:
-        reply = loading.cancel_staged(services, staged)
+        reply = act(services, staged, user)
     _answer(body, respond, context, reply)
 
 
