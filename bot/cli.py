@@ -406,7 +406,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     if not args.replace:
         _refuse_same_month(db, sources, args.month, month_from_name)
     months: list[str] = []
-    added_ids: list[int] = []
+    notices = 0
     for source in sources:
         try:
             result = load_source(db, source, month=args.month, replace=args.replace, dry_run=args.dry_run)
@@ -416,9 +416,9 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
             continue
         print(result.describe())
         months.append(result.month)
-        added_ids += result.added_ids
+        notices += result.notices
     if not args.dry_run:
-        _after_load(db, settings, months, added_ids, enrich=not args.no_enrich)
+        _after_load(db, settings, months, notices, enrich=not args.no_enrich)
     if failures:
         if len(args.paths) > 1:
             print(f"error: {failures} of {len(args.paths)} sources could not be loaded", file=sys.stderr)
@@ -446,26 +446,22 @@ def _refuse_same_month(
         seen[found] = source.name
 
 
-def _after_load(
-    db: sqlite_utils.Database, settings: Settings, months: list[str], added_ids: list[int], *, enrich: bool
-) -> None:
-    """arXiv metadata for what was loaded, then watch notices (DMs when Slack is configured)."""
+def _after_load(db: sqlite_utils.Database, settings: Settings, months: list[str], noted: int, *, enrich: bool) -> None:
+    """arXiv metadata for what was loaded, then the watch notices the loads recorded (DMs when Slack is
+    configured)."""
     if months and enrich:
         from bot.arxiv.enrich import enrich_after_load
 
         sys.stdout.flush()
         enrich_after_load(db, settings, months, out=sys.stderr)
-    if added_ids:
-        from bot.watches.model import record_matches
-
-        noted = record_matches(db, added_ids)
-        if noted and settings.slack_bot_token:
+    if noted:
+        if settings.slack_bot_token:
             from bot.slack.client import make_web_client
             from bot.slack.watching import deliver_notices
 
             sent = deliver_notices(db, make_web_client(settings, retries=False))
             print(f"watches: {sent} direct message{'s' if sent != 1 else ''} sent", file=sys.stderr)
-        elif noted:
+        else:
             what = "match" if noted == 1 else "matches"
             print(f"watches: {noted} {what} waiting for the bot to send (paperbot serve)", file=sys.stderr)
 
@@ -505,7 +501,7 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(str(error)) from None
     print(result.describe())
     if not args.dry_run:
-        _after_load(db, settings, [result.month], list(result.added_ids), enrich=False)
+        _after_load(db, settings, [result.month], result.notices, enrich=False)
     return 0
 
 

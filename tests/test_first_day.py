@@ -65,3 +65,24 @@ def test_backup_into_a_folder_makes_it_and_picks_a_free_name(
         assert code == 0 and f"to {folder}/paperbot-" in out
     copies = sorted(path.name for path in folder.iterdir())
     assert len(copies) == 2 and all(name.startswith("paperbot-") and name.endswith(".db") for name in copies)
+
+
+def test_watch_notices_commit_with_the_load_or_not_at_all(capsys: pytest.CaptureFixture[str], db_path: Path) -> None:
+    """A load that fails records no notice, and the retried load records them: notices are never lost
+    between a load that landed and a notice step that failed after it."""
+    from bot.db import connect
+    from bot.watches.model import add_watch
+
+    db = connect(db_path)
+    add_watch(db, "U7", "水印")
+    db.execute(  # the notice step fails as a full disk would
+        "CREATE TRIGGER full_disk BEFORE INSERT ON watch_notices"
+        " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    code, _, err = run_cli(capsys, "load", "--no-enrich", str(SHIPPED_DIGEST))
+    assert code == 1 and "disk is full" in err
+    assert db.execute("SELECT count(*) FROM digests").fetchone()[0] == 0  # the load did not land either
+    db.execute("DROP TRIGGER full_disk")
+    code, _, err = run_cli(capsys, "load", "--no-enrich", str(SHIPPED_DIGEST))
+    assert code == 0 and "watches: 1 match waiting for the bot to send" in err
+    assert db.execute("SELECT user_id, status FROM watch_notices").fetchall() == [("U7", "pending")]

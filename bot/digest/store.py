@@ -31,6 +31,7 @@ from bot.digest.parse import (
 )
 from bot.digest.versions import Provenance, Source, record_version
 from bot.search.index import search_terms
+from bot.watches.model import record_matches
 
 MAX_TITLES_LISTED = 10
 """Titles named in a report or a refusal before "and N more"."""
@@ -75,6 +76,8 @@ class LoadResult:
     dry_run: bool = False
     first_titles: tuple[str, ...] = ()
     needs_replace: bool = False
+    notices: int = 0
+    """Watch notices this load recorded (in its own transaction), waiting to be sent."""
 
     @property
     def papers(self) -> int:
@@ -355,6 +358,8 @@ def _store(
                 who.loaded_by if who else default_loader(), action, who.restored_from if who else None
             )
             version = record_version(conn, digest.month, digest.content_hash, source, len(digest.papers), provenance)
+        # Watch notices commit with the load itself: a load that lands has them, one that fails has none.
+        notices = record_matches(db, added_ids) if added_ids and not dry_run else 0
         result = LoadResult(
             digest.source,
             digest.month,
@@ -369,6 +374,7 @@ def _store(
             version=version,
             dry_run=dry_run,
             first_titles=tuple(paper.title for paper in digest.papers[:5]),
+            notices=notices,
         )
         if dry_run:
             raise _DryRun(result)

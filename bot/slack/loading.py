@@ -132,11 +132,9 @@ def cancel_staged(services: Services, staged_id: int) -> Message:
 
 
 def notify_watchers(services: Services, result: LoadResult) -> None:
-    """Record and send the watch DMs for the papers the load added."""
-    if not result.added_ids or result.dry_run:
+    """Send the watch DMs the load recorded with itself (bot.digest.store)."""
+    if not result.notices or result.dry_run:
         return
     from bot.slack.watching import deliver_notices
-    from bot.watches.model import record_matches
 
-    if record_matches(services.db(), list(result.added_ids)):
-        deliver_notices(services.db(), services.posting_client())
+    deliver_notices(services.db(), services.posting_client())

@@ -129,14 +129,20 @@ def record_matches(db: sqlite_utils.Database, paper_ids: list[int] | tuple[int, 
                 rows.append((str(user_id), paper_id, months[paper_id], str(words), "pending", now))
     if not rows:
         return 0
+    if db.conn.in_transaction:  # a load's own transaction: the notices commit with the load, or not at all
+        return _insert_notices(db, rows)
     with write_transaction(db):
-        before = db.conn.total_changes
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO watch_notices (user_id, paper_id, month, words, status, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        return db.conn.total_changes - before
+        return _insert_notices(db, rows)
+
+
+def _insert_notices(db: sqlite_utils.Database, rows: list[tuple[str, int, str, str, str, str]]) -> int:
+    before = db.conn.total_changes
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO watch_notices (user_id, paper_id, month, words, status, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return db.conn.total_changes - before
 
 
 def claim_notices(db: sqlite_utils.Database) -> list[Notice]:
