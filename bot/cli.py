@@ -54,6 +54,13 @@ class OneLineErrors(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def existing_database(settings: Settings) -> sqlite_utils.Database:
+    """The database for a command that only reads it. Where there is none yet, an empty one in memory:
+    the command answers as on an empty archive ("no digest loaded yet"), and a mistyped PAPERBOT_DB or
+    the wrong working folder leaves no new file behind."""
+    return connect(settings.db_path if settings.db_path.exists() else ":memory:")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrors(prog="paperbot", description="Monthly paper digests for Slack teams.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineErrors)
@@ -193,7 +200,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from bot.slack.blocks import render_text
     from bot.slack.replies import english_reply, paper_reply
 
-    db = connect(settings.db_path)
+    db = existing_database(settings)
     reply = english_reply(db, " ".join(args.query)) if args.en else paper_reply(db, " ".join(args.query))
     if args.json:
         print(json.dumps(reply.payload(), ensure_ascii=False, indent=2))
@@ -208,7 +215,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cite.records import citation_records
     from bot.digest import catalog
 
-    db = connect(settings.db_path)
+    db = existing_database(settings)
     if args.month and args.month not in catalog.months(db):
         known = ", ".join(catalog.months(db)[:12]) or "none loaded yet"
         raise CommandError(f"no digest for {args.month} (digests: {known})")
@@ -323,7 +330,7 @@ def cmd_roundup(args: argparse.Namespace, settings: Settings) -> int:
     from bot.roundup.post import RoundupError, load_roundup, owner_name, post_roundup, roundup_states
     from bot.slack.blocks import render_text
 
-    db = connect(settings.db_path)
+    db = existing_database(settings)
     month = _digest_month(args.month, catalog.months(db)) if args.month else catalog.latest_month(db)
     if month is None:
         raise CommandError("no digest loaded yet — `paperbot load FILE_OR_URL`")
@@ -481,7 +488,7 @@ def _deliver_waiting_notices(settings: Settings) -> None:
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     from bot.digest.versions import history
 
-    versions = history(connect(settings.db_path), args.month)
+    versions = history(existing_database(settings), args.month)
     if not versions:
         what = f"for {args.month}" if args.month else "yet"
         raise CommandError(f"no digest versions stored {what} — `paperbot load FILE_OR_URL`")
@@ -494,7 +501,7 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     """Parse the stored bytes again (no network) and load them as a new version of the month."""
     from bot.digest.store import restore_version
 
-    db = connect(settings.db_path)
+    db = existing_database(settings)
     try:
         result = restore_version(db, args.month, args.version, dry_run=args.dry_run)
     except DigestError as error:

@@ -86,3 +86,20 @@ def test_watch_notices_commit_with_the_load_or_not_at_all(capsys: pytest.Capture
     code, _, err = run_cli(capsys, "load", "--no-enrich", str(SHIPPED_DIGEST))
     assert code == 0 and "watches: 1 match waiting for the bot to send" in err
     assert db.execute("SELECT user_id, status FROM watch_notices").fetchall() == [("U7", "pending")]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["search", "musiclm"], ["history"], ["export"], ["roundup"], ["restore", "2023-01", "1"]],
+    ids=["search", "history", "export", "roundup", "restore"],
+)
+def test_a_command_that_only_reads_leaves_no_database_behind(
+    capsys: pytest.CaptureFixture[str], db_path: Path, command: list[str]
+) -> None:
+    """Run from the wrong folder (PAPERBOT_DB is relative to it), a read answers as on an empty archive
+    and creates nothing there."""
+    code, out, err = run_cli(capsys, *command)
+    said = {"search": "no digest loaded yet", "history": "no digest versions", "roundup": "no digest loaded yet"}
+    assert said.get(command[0], "") in out + err and len(err.strip().splitlines()) <= 1
+    assert (code, out) == (0, "") if command[0] == "export" else code in (0, 1)
+    assert not db_path.exists() and not db_path.parent.joinpath(db_path.name + "-wal").exists()
