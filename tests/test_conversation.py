@@ -19,7 +19,8 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from bot.db import connect
 from bot.digest.store import load_file
 from bot.slack.app import build_app
-from bot.slack.ids import ACTION_FULL_SUMMARY, ACTION_VOTE
+from bot.slack.ids import ACTION_FULL_SUMMARY, ACTION_SHARE, ACTION_VOTE
+from bot.slack.listeners.conversation import without_share
 from bot.slack.replies import paper_reply
 from bot.suggestions import model as suggestions
 from tests.conftest import SHIPPED_DIGEST
@@ -262,7 +263,9 @@ def test_a_direct_message_answers_exactly_as_paper_does(bot: RunningBot, db_path
     [call] = bot.fake.wait_for_calls("chat.postMessage")
     expected = paper_reply(connect(db_path), text).payload()
     assert call.params["channel"] == DM and "thread_ts" not in call.params
-    assert call.params["text"] == expected["text"] and call.params["blocks"] == expected["blocks"]
+    # The same answer, less "Share in channel": in a DM the card is already the user's own.
+    assert call.params["text"] == expected["text"] and call.params["blocks"] == without_share(expected["blocks"])
+    assert ACTION_SHARE not in json.dumps(call.params["blocks"])
 
 
 def test_a_direct_message_suggest_records_it_and_posts_the_card_in_the_dm(bot: RunningBot, db_path: Path) -> None:

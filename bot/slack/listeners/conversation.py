@@ -35,7 +35,7 @@ from bot.search.query import search
 from bot.slack import blocks
 from bot.slack.blocks import Message
 from bot.slack.deliveries import claim_message
-from bot.slack.ids import COMMAND
+from bot.slack.ids import ACTION_SHARE, COMMAND
 from bot.slack.listeners import commands
 from bot.slack.listeners.errors import APOLOGY
 from bot.slack.services import Services
@@ -123,10 +123,26 @@ def post(
     client: WebClient, channel: str, user: str, thread_ts: str | None, message: Mapping[str, Any], *, private: bool
 ) -> None:
     payload = {key: message[key] for key in ("text", "blocks") if key in message}
+    if channel.startswith("D") and payload.get("blocks"):
+        # In a direct message the card is already the user's own: "Share in channel" would post it again there.
+        payload["blocks"] = without_share(payload["blocks"])
     if private:
         client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **payload)
     else:
         client.chat_postMessage(channel=channel, thread_ts=thread_ts, unfurl_links=False, **payload)
+
+
+def without_share(blocks: Sequence[Any]) -> list[Any]:
+    """The blocks less any *Share in channel* button (and an actions block left empty by that)."""
+    kept: list[Any] = []
+    for block in blocks:
+        if isinstance(block, dict) and block.get("type") == "actions":
+            elements = [e for e in block.get("elements", []) if e.get("action_id") != ACTION_SHARE]
+            if not elements:
+                continue
+            block = {**block, "elements": elements}
+        kept.append(block)
+    return kept
 
 
 def run_as_command(
