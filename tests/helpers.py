@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import socket
 import sqlite3
 import subprocess
@@ -171,11 +172,28 @@ def start_http_server(
     )
 
 
+FREE_PORTS = range(20000, 32000)
+"""Where :func:`free_port` looks: below Linux's ephemeral range (32768-60999), so that a fake server or a
+client socket the system places on port 0, in this test or in another test worker, cannot take the port
+between the moment it is picked and the moment the bot under test binds it."""
+
+
+_PORT_PICKER = random.SystemRandom()
+"""Its own source of randomness: test workers must not pick alike, whatever seeds the global one."""
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on at the moment (the system's pick)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on at the moment, for a server started elsewhere (a
+    subprocess): picked at random outside the ephemeral range, then checked by binding it."""
+    for _ in range(200):
+        port = _PORT_PICKER.choice(FREE_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {FREE_PORTS.start}-{FREE_PORTS.stop - 1} after 200 tries")
 
 
 def wait_until_serving(
