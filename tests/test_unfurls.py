@@ -367,3 +367,15 @@ def test_a_flood_of_links_is_cut_at_twenty_and_each_url_counts_once() -> None:
     urls = [f"https://arxiv.org/abs/2305.{n:05d}" for n in range(1, 101)]
     found = arxiv_links({"links": [{"url": url} for url in [urls[0], *urls]]})
     assert [url for url, _ in found] == urls[:19]  # the first 20 links, one of them a repeat
+
+
+def test_one_papers_abs_and_pdf_links_in_one_message_both_unfurl_without_clashing_ids(bot: RunningBot) -> None:
+    """Slack refuses a block_id used twice in one message: unfurls leave the ids to Slack."""
+    links = ["https://arxiv.org/abs/2301.11325", "https://arxiv.org/pdf/2301.11325v1.pdf"]
+    ts = posted_message(bot.fake, " ".join(links))
+    assert share(bot, link_shared_event(links, channel=CHANNEL, message_ts=ts)) == 200
+    [call] = bot.fake.wait_for_calls("chat.unfurl")
+    unfurls = json.loads(call.params["unfurls"]) if isinstance(call.params["unfurls"], str) else call.params["unfurls"]
+    assert set(unfurls) == set(links)
+    block_ids = [block.get("block_id") for unfurl in unfurls.values() for block in unfurl["blocks"]]
+    assert [block_id for block_id in block_ids if block_id is not None] == []

@@ -4,7 +4,8 @@ Pure functions from views (:class:`~bot.digest.catalog.PaperView`, :class:`~bot.
 :class:`~bot.arxiv.cache.ArxivPaper`) to payloads. An unfurl is what ``chat.unfurl`` takes for one URL
 (``{"blocks": [...]}``); a compact card is a :class:`~bot.slack.blocks.Message` posted in a thread, public,
 so it stays short and its *Full summary* button answers only the person who clicks. Everything a user,
-a digest or arXiv wrote is escaped (:mod:`bot.slack.mrkdwn`).
+a digest or arXiv wrote is escaped (:mod:`bot.slack.mrkdwn`). Unfurl blocks carry no ``block_id``: one
+message may unfurl the same paper twice (its abs and its pdf link), and Slack makes its own ids unique.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def digest_unfurl(paper: PaperView) -> Unfurl:
         context(f"📚 *{mrkdwn.escape(digest_place(paper))}*"),
         section(mrkdwn.from_markdown(fit(summary, GIST_ESCAPED_CHARS))),
         context(f"`{COMMAND} {fit(query, 60)}` for the rest"),
-        actions(button("Full summary", ACTION_FULL_SUMMARY, str(paper.paper_id)), block_id=f"unfurl_{paper.paper_id}"),
+        actions(button("Full summary", ACTION_FULL_SUMMARY, str(paper.paper_id))),
     ]
     return {"blocks": blocks}
 
@@ -116,7 +117,7 @@ def suggestion_unfurl(suggestion: Suggestion) -> Unfurl:
     blocks: list[Block] = [
         section("\n".join(lines)),
         context(f"Suggested by {mrkdwn.user(suggestion.suggested_by)} · {_votes(suggestion.votes)}"),
-        actions(vote_button(suggestion), block_id=f"unfurl_suggestion_{suggestion.id}"),
+        actions(vote_button(suggestion)),
     ]
     return {"blocks": blocks}
 
@@ -132,7 +133,7 @@ def arxiv_unfurl(paper: ArxivPaper) -> Unfurl:
     blocks: list[Block] = [
         section("\n".join(lines)),
         context(facts + " · not in the team's digests yet"),
-        actions(button("Suggest for roundup", ACTION_UNFURL_SUGGEST, paper.arxiv_id), block_id="unfurl_arxiv"),
+        actions(button("Suggest for roundup", ACTION_UNFURL_SUGGEST, paper.arxiv_id)),
     ]
     return {"blocks": blocks}
 
