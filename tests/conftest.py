@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.fakes.slack_api import FakeSlack
 from tests.helpers import REPO
 
 # CI runs the property tests with a fixed seed, so that a landing does not depend on luck; developers'
@@ -52,6 +53,13 @@ def restore_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    """A fake Slack Web API on 127.0.0.1 (random port) for one test."""
+    with FakeSlack() as slack:
+        yield slack
 
 
 @pytest.fixture

@@ -46,12 +46,6 @@ PINGS = re.compile(r"<!|(?<!\u2060)@(channel|here|everyone)\b", re.IGNORECASE)
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as slack:
-        yield slack
-
-
-@pytest.fixture
 def arxiv() -> Iterator[FakeArxivAPI]:
     with FakeArxivAPI(synthetic=True) as api:
         yield api

@@ -44,12 +44,6 @@ MUSICLM = "2301.11325"
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as slack:
-        yield slack
-
-
-@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     path = tmp_path / "faults.db"
     load_file(connect(path), SHIPPED_DIGEST)

@@ -14,8 +14,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import SHIPPED_DIGEST
 from tests.fakes.slack_api import FakeSlack
 from tests.helpers import REPO, fake_slack_env
@@ -122,12 +120,6 @@ def test_no_import_cycles() -> None:
 def test_every_module_says_what_it_owns() -> None:
     missing = [name for name, path in modules().items() if not ast.get_docstring(ast.parse(path.read_text()))]
     assert missing == []
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as slack:
-        yield slack
 
 
 def test_posting_a_roundup_from_the_cli_loads_no_listener(fake: FakeSlack, tmp_path: Path) -> None:

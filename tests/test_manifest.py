@@ -49,12 +49,6 @@ def sample_event(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def fake() -> Any:
-    with FakeSlack() as slack:
-        yield slack
-
-
-@pytest.fixture
 def settings(tmp_path: Path, fake: FakeSlack) -> Settings:
     return bot_settings(fake, tmp_path / "m.db")
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,12 +60,6 @@ PARTS = 11  # headline + 10 summaries for the shipped digest
 
 class Crash(Exception):
     """A simulated crash of the posting process."""
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as slack:
-        yield slack
 
 
 @pytest.fixture

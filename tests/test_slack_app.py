@@ -70,12 +70,6 @@ def reader(shared_bot: RunningBot) -> RunningBot:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as slack:
-        yield slack
-
-
-@pytest.fixture
 def bot(fake: FakeSlack, loaded_db: Path) -> Iterator[RunningBot]:
     with running_bot(bot_settings(fake, loaded_db), fake) as running:
         yield running

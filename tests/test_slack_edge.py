@@ -20,12 +20,6 @@ from tests.fakes.slack_api import FakeSlack
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as slack:
-        yield slack
-
-
-@pytest.fixture
 def bot(fake: FakeSlack, tmp_path: Path) -> Iterator[RunningBot]:
     db_path = tmp_path / "bot.db"
     load_file(connect(db_path), SHIPPED_DIGEST)

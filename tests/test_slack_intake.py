@@ -26,12 +26,6 @@ ZH_PAGE = (DATA / "page-zh.html").read_bytes()
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as slack:
-        yield slack
-
-
-@pytest.fixture
 def web() -> Iterator[WebServer]:
     with web_server() as server:
         yield server

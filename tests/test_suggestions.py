@@ -47,12 +47,6 @@ MENTION = re.compile(r"<!|<@U(?!SER)|(?<!\u2060)@(channel|here|everyone)\b", re.
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as slack:
-        yield slack
-
-
-@pytest.fixture
 def arxiv() -> Iterator[FakeArxivAPI]:
     with FakeArxivAPI(synthetic=True, missing=frozenset({"2312.99999"})) as api:
         yield api

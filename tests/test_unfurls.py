@@ -45,12 +45,6 @@ SUGGESTED = "2305.00042"
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as slack:
-        yield slack
-
-
-@pytest.fixture
 def arxiv() -> Iterator[FakeArxivAPI]:
     with FakeArxivAPI(synthetic=True, missing=frozenset({UNKNOWN})) as api:
         yield api
