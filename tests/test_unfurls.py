@@ -82,6 +82,21 @@ def unfurl_text(unfurl: dict[str, Any]) -> str:
     return json.dumps(unfurl, ensure_ascii=False)
 
 
+def click_on_unfurl(bot: RunningBot, click: dict[str, Any], ts: str, url: str) -> int:
+    """Send a button click as Slack sends one from an unfurl: its container is the app's attachment."""
+    click["container"] = {
+        "type": "message_attachment",
+        "message_ts": ts,
+        "attachment_id": 1,
+        "channel_id": CHANNEL,
+        "is_ephemeral": False,
+        "is_app_unfurl": True,
+        "app_unfurl_url": url,
+    }
+    status, _, _ = post(bot.events_url, interactive_body(click), SIGNING_SECRET)
+    return status
+
+
 def test_a_digest_paper_in_a_posted_message_unfurls_with_the_team_note(bot: RunningBot, db_path: Path) -> None:
     url = "https://arxiv.org/abs/2301.11325v2"
     ts = posted_message(bot.fake, f"we covered this? <{url}>")
@@ -107,17 +122,7 @@ def test_a_digest_paper_in_a_posted_message_unfurls_with_the_team_note(bot: Runn
     # *Full summary* on the unfurl answers the person who clicks, and only them.
     response_url = bot.fake.response_url("full")
     click = block_actions_payload(ACTION_FULL_SUMMARY, button["value"], channel_id=CHANNEL, response_url=response_url)
-    click["container"] = {
-        "type": "message_attachment",
-        "message_ts": ts,
-        "attachment_id": 1,
-        "channel_id": CHANNEL,
-        "is_ephemeral": False,
-        "is_app_unfurl": True,
-        "app_unfurl_url": url,
-    }
-    status, _, _ = post(bot.events_url, interactive_body(click), SIGNING_SECRET)
-    assert status == 200
+    assert click_on_unfurl(bot, click, ts, url) == 200
     [answer] = bot.fake.wait_for_responses(1, response_url)
     assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
     assert "与最近使用连续扩散模型" in unfurl_text(answer)  # the whole summary
@@ -273,17 +278,7 @@ def test_vote_on_a_suggested_papers_unfurl_toggles_it_and_redraws_the_unfurl(bot
     [vote] = [e for b in bot.fake.unfurls(CHANNEL, ts)[url]["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert vote["action_id"] == ACTION_VOTE  # the suggestion card's own button and handler
     click = block_actions_payload(ACTION_VOTE, vote["value"], user_id="U0CAROL", channel_id=CHANNEL)
-    click["container"] = {
-        "type": "message_attachment",
-        "message_ts": ts,
-        "attachment_id": 1,
-        "channel_id": CHANNEL,
-        "is_ephemeral": False,
-        "is_app_unfurl": True,
-        "app_unfurl_url": url,
-    }
-    status, _, _ = post(bot.events_url, interactive_body(click), SIGNING_SECRET)
-    assert status == 200
+    assert click_on_unfurl(bot, click, ts, url) == 200
     calls = bot.fake.wait_for_calls("chat.unfurl", 3)
     assert "2 votes" in unfurl_text(calls[2].params["unfurls"][url])
     suggestion = suggestions.find_open(connect(db_path), SUGGESTED)
