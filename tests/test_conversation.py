@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_sdk.socket_mode.request import SocketModeRequest
-from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.db import connect
 from bot.digest.store import load_file
@@ -22,6 +19,7 @@ from bot.slack.app import build_app
 from bot.slack.ids import ACTION_FULL_SUMMARY, ACTION_SHARE, ACTION_VOTE
 from bot.slack.listeners.conversation import without_share
 from bot.slack.replies import paper_reply
+from bot.slack.server import close_socket_mode, connect_socket_mode
 from bot.suggestions import model as suggestions
 from tests.conftest import SHIPPED_DIGEST
 from tests.fakes.arxiv_api import FakeArxivAPI
@@ -37,6 +35,7 @@ from tests.fakes.signing import (
     post,
 )
 from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlack
+from tests.fakes.socket_mode import APP_TOKEN, FakeSocketMode, events_api_envelope
 from tests.helpers import fake_slack_env, free_port, start_http_server, strings, wait_until_serving
 
 CHANNEL = "C0PAPERS"
@@ -211,40 +210,22 @@ def test_a_mention_arriving_as_app_mention_and_as_message_gets_one_reply(bot: Ru
     assert count_handled(db_path) == 2
 
 
-class RecordingSocket:
-    """Stands in for the WebSocket of slack_sdk's Socket Mode client: records the acknowledgements."""
-
-    def __init__(self) -> None:
-        self.sent: list[SocketModeResponse] = []
-        self.logger = logging.getLogger("tests.socket")
-
-    def send_socket_mode_response(self, response: SocketModeResponse) -> None:
-        self.sent.append(response)
-
-
 def test_a_mention_redelivered_in_socket_mode_gets_one_reply(fake: FakeSlack, db_path: Path) -> None:
-    settings = bot_settings(fake, db_path, SLACK_APP_TOKEN="xapp-1-test")
-    app = build_app(settings, socket_mode=True)
-    # Bolt's Socket Mode adapter, as `paperbot serve` uses it; it does not connect until connect(), and the
-    # envelopes are handed to it as its WebSocket client would, with Slack's retry_attempt/retry_reason.
-    handler = SocketModeHandler(app, "xapp-1-test")
-    socket = RecordingSocket()
-    envelope = json.loads(event_body(mention_event(f"{ME} tracr", channel=CHANNEL)))
-    try:
-        for attempt, reason in ((None, None), (1, "timeout"), (2, "timeout")):
-            request = SocketModeRequest(
-                type="events_api",
-                envelope_id=str(uuid.uuid4()),
-                payload=envelope,
-                accepts_response_payload=False,
-                retry_attempt=attempt,
-                retry_reason=reason,
-            )
-            handler.handle(socket, request)  # type: ignore[arg-type]
-    finally:
-        handler.close()
-    assert len(socket.sent) == 3  # every envelope acknowledged
-    drain(app)
+    """Over a real loopback WebSocket, as `paperbot serve` connects: Slack redelivers an events_api envelope
+    (retry_attempt 1 and 2, new envelope ids) until it sees an ack; each is acked, one reply is sent."""
+    with FakeSocketMode() as socket_mode:
+        socket_mode.attach(fake)
+        app = build_app(bot_settings(fake, db_path, SLACK_APP_TOKEN=APP_TOKEN), socket_mode=True)
+        handler = connect_socket_mode(app, APP_TOKEN)
+        try:
+            socket_mode.wait_for_connections(1)
+            body = event_body(mention_event(f"{ME} tracr", channel=CHANNEL))
+            for attempt in (0, 1, 2):
+                ack = socket_mode.deliver(events_api_envelope(body, retry_attempt=attempt, retry_reason="timeout"))
+                assert "envelope_id" in ack  # every delivery acknowledged
+            drain(app)
+        finally:
+            close_socket_mode(handler)
     assert len(fake.calls("chat.postMessage")) == 1 and count_handled(db_path) == 1
 
 
