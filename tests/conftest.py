@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -69,7 +70,55 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first: the workers then run them side by side with the rest, instead of one worker
-    finishing a 40-second test after everyone else is done."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+SLOW_DEFAULT_SECONDS = 5.0
+"""What a test marked ``slow`` without ``seconds=`` is expected to take."""
+
+
+def _slow_seconds(item: pytest.Item) -> float:
+    # A parametrized case may carry its own, longer estimate next to the function's.
+    return max((float(m.kwargs.get("seconds", SLOW_DEFAULT_SECONDS)) for m in item.iter_markers("slow")), default=0.0)
+
+
+def _worksteal_shares(total: int, workers: int) -> list[int]:
+    """How many tests pytest-xdist's ``worksteal`` hands each worker at the start: contiguous slices of the
+    collection, ``remaining // workers_left`` each (``WorkStealingScheduling.check_schedule``). Later
+    steals take from the *end* of a worker's queue, so whatever opens a slice stays with that worker."""
+    shares = []
+    for i in range(workers):
+        share = (total - sum(shares)) // (workers - i)
+        shares.append(share)
+    return shares
+
+
+def pytest_configure_node(node: Any) -> None:
+    """Tell each xdist worker how the controller hands out tests (workers see ``--dist`` as "no")."""
+    node.workerinput["dist"] = node.config.getoption("dist")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Spread the slow tests over the workers, each opening its worker's first slice, longest first onto
+    the least loaded worker. Left in collection order they would all open the first slice and run one after
+    another on one worker (about 75 s in a row), while the other workers ran out of work.
+
+    Every worker computes the same order (xdist requires identical collections). Without xdist the slow
+    tests simply go first."""
+    slow = sorted((item for item in items if _slow_seconds(item)), key=_slow_seconds, reverse=True)
+    fast = [item for item in items if not _slow_seconds(item)]
+    workerinput = getattr(config, "workerinput", {})
+    workers = int(workerinput.get("workercount", 1))
+    if workers < 2 or workerinput.get("dist") != "worksteal":
+        items[:] = slow + fast
+        return
+    loads = [0.0] * workers
+    openers: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for item in slow:
+        lightest = loads.index(min(loads))
+        openers[lightest].append(item)
+        loads[lightest] += _slow_seconds(item)
+    ordered: list[pytest.Item] = []
+    rest = iter(fast)
+    for share, opening in zip(_worksteal_shares(len(items), workers), openers, strict=True):
+        ordered += opening
+        ordered += [next(rest) for _ in range(max(0, share - len(opening)))]
+    ordered += list(rest)
+    items[:] = ordered

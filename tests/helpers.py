@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.cli import main
+from tests.fakes.bot_server import TEST_ARXIV_DELAY_SECONDS
 from tests.fakes.signing import SIGNING_SECRET
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 
@@ -118,6 +119,7 @@ def fake_slack_env(fake: FakeSlack, db_path: Path, **values: str) -> dict[str, s
     """:func:`bot_process_env` for a bot on ``db_path`` that talks to ``fake`` (never the real Slack) and
     checks requests against the fakes' signing secret, with ``values`` set."""
     values.setdefault("ARXIV_API_URL", "http://127.0.0.1:9/api/query")  # refused at once: never the real arXiv
+    values.setdefault("ARXIV_DELAY_SECONDS", TEST_ARXIV_DELAY_SECONDS)
     return bot_process_env(
         PAPERBOT_DB=str(db_path),
         SLACK_BOT_TOKEN=BOT_TOKEN,

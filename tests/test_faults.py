@@ -81,7 +81,7 @@ def _report(name: str, bot: Bot, lost: int) -> None:
 # --- arXiv accepts and never answers ----------------------------------------------------------------------
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=7)
 def test_arxiv_hangs_votes_and_open_answer_and_a_restart_gives_every_suggestion_its_card(
     tmp_path: Path, digest_db: Path
 ) -> None:
@@ -136,7 +136,7 @@ def test_arxiv_hangs_votes_and_open_answer_and_a_restart_gives_every_suggestion_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("hold_seconds", [5, 40])
+@pytest.mark.parametrize("hold_seconds", [5, pytest.param(40, marks=pytest.mark.slow(seconds=42))])
 def test_a_write_lock_held_elsewhere_never_delays_an_ack_and_every_user_hears_the_truth(
     tmp_path: Path, digest_db: Path, hold_seconds: int
 ) -> None:
@@ -231,7 +231,7 @@ def test_a_database_deleted_or_replaced_under_serve_is_never_recreated_and_healt
 # --- a full disk ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=12)
 def test_a_full_disk_is_named_reads_go_on_and_follow_ups_finish_once_space_is_back(tmp_path: Path) -> None:
     volume = tmp_path / "volume"
     if not mount_tmpfs(volume, "3m"):

@@ -21,6 +21,9 @@ from bot.slack.server import create_http_server
 from .signing import SIGNING_SECRET, post, slash_command_body
 from .slack_api import BOT_TOKEN, FakeSlack, message_block_errors
 
+TEST_ARXIV_DELAY_SECONDS = "0.05"
+"""The spacing between arXiv requests for bots under test, instead of arXiv's 3 s."""
+
 
 def bot_settings(fake: FakeSlack, db_path: Path, **extra: str) -> Settings:
     """Settings for a bot talking to ``fake`` (never the real Slack)."""
@@ -30,6 +33,9 @@ def bot_settings(fake: FakeSlack, db_path: Path, **extra: str) -> Settings:
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": fake.api_url,
         "ARXIV_API_URL": "http://127.0.0.1:9/api/query",
+        # arXiv's 3 s spacing (and the backoff built on it) only slows tests down; the limiter's own
+        # tests and those about pacing set their own.
+        "ARXIV_DELAY_SECONDS": TEST_ARXIV_DELAY_SECONDS,
         **extra,
     }
     return Settings(values=values)
