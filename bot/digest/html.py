@@ -1,13 +1,19 @@
 """Digest web pages: the page's charset, and its article as text the digest parser reads.
 
-The article is found by a real extractor, never by regular expressions over tags: trafilatura (Markdown
-output, links kept, comments and images off) first in its fast mode, then in full, then readability-lxml.
-Navigation, sidebars, related posts, comments, the comment form and the footer are what these extractors
-leave out. Each candidate is handed to :func:`bot.digest.parse.parse_digest`; the first one in which it
-finds papers wins.
+The article is found by a real extractor, never by regular expressions over tags: trafilatura (the tree
+its Markdown output is written from: formatting and links kept, comments and images off) first in its
+fast mode, then in full, then readability-lxml. Navigation, sidebars, related posts, comments, the
+comment form and the footer are what these extractors leave out. Each candidate is handed to
+:func:`bot.digest.parse.parse_digest`; the first one in which it finds papers wins.
 
-Markdown that trafilatura writes for emphasis and escapes is undone where the digest parser expects plain
-lines (``**1、Title**`` is the item ``1、Title``), and every link is made absolute against the page URL.
+trafilatura's article tree is rendered by :func:`render_article` straight into the text the parser reads:
+Markdown headings, lists, links and inline emphasis, a wholly bold line (``**1、Title**``) as the plain
+item ``1、Title``, nothing escaped, every link absolute against the page URL. readability's article is
+written as Markdown and read back by :func:`markdown_to_digest_text`.
+
+trafilatura's metadata is off: it costs ~2.6 ms a page (more than half the text path's whole load, see
+bench/bench_intake.py) and gives nothing the digest uses: the title is the article's own heading, and the
+publication date is not the digest month.
 """
 
 from __future__ import annotations
@@ -264,7 +270,7 @@ def _render_inline(element: Any, base_url: str | None, skip_lists: bool = False)
             core = inner.strip()
             if mark and core and "\n" not in core:
                 start = inner.index(core[0])
-                inner = f"{inner[:start]}{mark}{core}{mark}{inner[start + len(core):]}"
+                inner = f"{inner[:start]}{mark}{core}{mark}{inner[start + len(core) :]}"
             parts.append(inner)
         elif tag == "code":
             parts.append("\n" + _code_text(child) + "\n")
