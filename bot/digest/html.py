@@ -1,20 +1,28 @@
 """Digest web pages: the page's charset, and its article as text the digest parser reads.
 
-The article is found by a real extractor, never by regular expressions over tags: trafilatura (Markdown
-output, links kept, comments and images off) first in its fast mode, then in full, then readability-lxml.
-Navigation, sidebars, related posts, comments, the comment form and the footer are what these extractors
-leave out. Each candidate is handed to :func:`bot.digest.parse.parse_digest`; the first one in which it
-finds papers wins.
+The article is found by a real extractor, never by regular expressions over tags: trafilatura (the tree
+its Markdown output is written from: formatting and links kept, comments and images off) first in its
+fast mode, then in full, then readability-lxml. Navigation, sidebars, related posts, comments, the
+comment form and the footer are what these extractors leave out. Each candidate is handed to
+:func:`bot.digest.parse.parse_digest`; the first one in which it finds papers wins.
 
-Markdown that trafilatura writes for emphasis and escapes is undone where the digest parser expects plain
-lines (``**1、Title**`` is the item ``1、Title``), and every link is made absolute against the page URL.
+trafilatura's article tree is rendered by :func:`render_article` straight into the text the parser reads:
+Markdown headings, lists, links and inline emphasis, a wholly bold line (``**1、Title**``) as the plain
+item ``1、Title``, nothing escaped, every link absolute against the page URL. readability's article is
+written as Markdown and read back by :func:`markdown_to_digest_text`.
+
+trafilatura's metadata is off: it costs ~2.6 ms a page (more than half the text path's whole load, see
+bench/bench_intake.py) and gives nothing the digest uses: the title is the article's own heading, and the
+publication date is not the digest month.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 import logging
 import re
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin
@@ -94,44 +102,206 @@ def decode_html(data: bytes, header_charset: str | None, source: str) -> tuple[s
     return str(best), _codec(best.encoding) or best.encoding
 
 
-def _candidates(html: str, url: str | None) -> Iterator[tuple[str, str]]:
-    """(extractor, Markdown-ish text) for the article, best extractor first."""
+def _trafilatura_texts(html: str, url: str | None) -> Iterator[tuple[str, str]]:
+    """(extractor, digest text) from trafilatura, fast mode first, then in full.
+
+    The page is parsed once: trafilatura copies the tree it is given before changing it. Its article
+    tree is rendered here (:func:`render_article`) rather than as its Markdown, which escapes every
+    special character and re-wraps emphasis only for :func:`markdown_to_digest_text` to undo it: that
+    round trip was a quarter of the extraction's time. trafilatura is not given the URL: it resolves a
+    relative link against the site root, not the page; :func:`render_article` resolves against the page.
+    """
     import trafilatura
 
-    options = {
-        "url": url,
-        "output_format": "markdown",
-        "include_links": True,
-        "include_comments": False,
-        "include_images": False,
-        "include_formatting": True,
-        "include_tables": True,
-        "with_metadata": False,
-    }
+    tree = _tree(html)
     seen: set[str] = set()
-    for name, extra in (("trafilatura-fast", {"fast": True}), ("trafilatura", {"favor_recall": True})):
+    for name, fast in (("trafilatura-fast", True), ("trafilatura", False)):
         try:
-            text = trafilatura.extract(_tree(html), **options, **extra)  # type: ignore[arg-type]
+            document = trafilatura.bare_extraction(tree, options=_extractor(fast))
+            body = getattr(document, "body", None)
+            text = render_article(body, url) if body is not None else None
         except Exception as error:  # the extractor's own bugs must not hide the fallback
             log.warning("%s failed on %s: %s", name, url, error)
             text = None
         if text and text not in seen:
             seen.add(text)
             yield name, text
-    readable = _readability(html, url)
-    if readable and readable not in seen:
-        yield "readability", readable
+
+
+@functools.cache
+def _extractor(fast: bool) -> Any:
+    """trafilatura's options, made once (they are only read): Markdown's tree (formatting and links
+    kept), comments, images and metadata off; fast mode, or the full cascade favouring recall."""
+    from trafilatura.settings import Extractor
+
+    return Extractor(
+        output_format="markdown",
+        fast=fast,
+        recall=not fast,
+        comments=False,
+        formatting=True,
+        links=True,
+        images=False,
+        tables=True,
+        with_metadata=False,
+    )
 
 
 def _tree(html: str) -> Any:
-    """The page parsed by lxml (trafilatura's own loading of a string costs ~0.6 ms more a page; it
-    changes the tree, so each extraction gets a fresh one), or the string when lxml refuses it."""
+    """The page parsed by lxml (trafilatura's own loading of a string costs ~0.6 ms more a page), or
+    the string when lxml refuses it."""
     from lxml import html as lxml_html
 
     try:
         return lxml_html.fromstring(html)
     except (ValueError, TypeError, lxml_html.etree.ParserError):
         return html
+
+
+# trafilatura's article tree (its XML: head, p, list/item, quote, code, table/row/cell, hi, ref, lb, del)
+_EMPHASIS = {"#b": "**", "#i": "*", "#t": "`"}
+
+
+def render_article(body: Any, base_url: str | None) -> str:
+    """trafilatura's article tree as the text the digest parser reads: one block per paragraph, heading
+    (``#`` by level), list (``-`` or ``N.``), quote, code block or table, blank lines between them;
+    links absolute against the page URL (``[text](url)``, or the bare URL when the text is the URL);
+    inline emphasis as Markdown, but a line that is wholly emphasis (an item title) without its markers.
+    Nothing is escaped: the parser reads plain text."""
+    blocks: list[str] = []
+    _render_blocks(body, blocks, base_url)
+    return unicodedata.normalize("NFC", "\n\n".join(blocks))
+
+
+def _render_blocks(element: Any, blocks: list[str], base_url: str | None) -> None:
+    if element.text:
+        _add_paragraph(element.text, blocks)
+    for child in element:
+        tag = child.tag
+        if tag == "p" and len(child) == 0:
+            if child.text:
+                _add_paragraph(child.text, blocks)  # most paragraphs: plain text, nothing inline
+        elif tag == "head":
+            level = child.get("rend") or ""
+            marks = "#" * (int(level[1]) if level[1:2] in ("1", "2", "3", "4", "5", "6") else 2)
+            text = " ".join(line for line in _lines(_render_inline(child, base_url)))
+            if text:
+                blocks.append(f"{marks} {text}")
+        elif tag == "list":
+            lines: list[str] = []
+            _render_list(child, lines, base_url, "")
+            if lines:
+                blocks.append("\n".join(lines))
+        elif tag == "quote":
+            lines = _lines(_render_inline(child, base_url))
+            if lines:
+                blocks.append("\n".join(f"> {line}" for line in lines))
+        elif tag == "code":
+            code = _code_text(child).strip("\n")
+            if code.strip():
+                blocks.append(f"```\n{code}\n```")
+        elif tag == "table":
+            rows = [
+                "| " + " | ".join(" ".join(_lines(_render_inline(cell, base_url))) for cell in row) + " |"
+                for row in child.iter("row")
+            ]
+            if rows:
+                blocks.append("\n".join(rows))
+        elif tag in ("div", "body", "section", "article"):
+            _render_blocks(child, blocks, base_url)
+        elif tag != "graphic":
+            _add_paragraph(_render_inline(child, base_url), blocks)
+        if child.tail and not child.tail.isspace():
+            _add_paragraph(child.tail, blocks)
+
+
+def _add_paragraph(text: str, blocks: list[str]) -> None:
+    if "\n" not in text:
+        line = _unwrap_emphasis(" ".join(text.split()))  # one line already: the common case
+        if line:
+            blocks.append(line)
+        return
+    lines = [_unwrap_emphasis(line) for line in _lines(text)]
+    if lines:
+        blocks.append("\n".join(lines))
+
+
+def _lines(text: str) -> list[str]:
+    """The non-blank lines of ``text``, stripped, runs of spaces made one."""
+    return [" ".join(line.split()) for line in text.split("\n") if line and not line.isspace()]
+
+
+def _unwrap_emphasis(line: str) -> str:
+    if "*" in line or "_" in line:
+        whole = _WHOLE_EMPHASIS.match(line)
+        if whole:
+            return str(whole["indent"] + whole["inner"])
+    return line
+
+
+def _render_list(element: Any, lines: list[str], base_url: str | None, indent: str) -> None:
+    ordered = element.get("rend") == "ol"
+    number = 0
+    for item in element:
+        if item.tag != "item":
+            continue
+        number += 1
+        marker = f"{number}. " if ordered else "- "
+        text = _lines(_render_inline(item, base_url, skip_lists=True))
+        if text:
+            lines.append(f"{indent}{marker}{_unwrap_emphasis(text[0])}")
+            lines.extend(f"{indent}{' ' * len(marker)}{line}" for line in text[1:])
+        for sublist in item.iterchildren("list"):
+            _render_list(sublist, lines, base_url, indent + " " * len(marker))
+
+
+def _render_inline(element: Any, base_url: str | None, skip_lists: bool = False) -> str:
+    """An element's text with its inline children: links, emphasis, line breaks."""
+    parts = [element.text or ""]
+    for child in element:
+        tag = child.tag
+        if tag == "ref":
+            parts.append(_render_link(_render_inline(child, base_url).strip(), child.get("target"), base_url))
+        elif tag == "lb":
+            parts.append("\n")
+        elif tag == "hi" or (tag == "code" and "\n" not in _code_text(child)):
+            inner = _render_inline(child, base_url)
+            mark = "`" if tag == "code" else _EMPHASIS.get(child.get("rend") or "")
+            core = inner.strip()
+            if mark and core and "\n" not in core:
+                start = inner.index(core[0])
+                inner = f"{inner[:start]}{mark}{core}{mark}{inner[start + len(core) :]}"
+            parts.append(inner)
+        elif tag == "code":
+            parts.append("\n" + _code_text(child) + "\n")
+        elif tag == "list":
+            if not skip_lists:
+                lines: list[str] = []
+                _render_list(child, lines, base_url, "")
+                parts.append("\n" + "\n".join(lines) + "\n")
+        elif tag != "graphic":
+            parts.append(_render_inline(child, base_url, skip_lists))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _code_text(element: Any) -> str:
+    """A code element's text, its ``<lb>`` as line breaks."""
+    parts = [element.text or ""]
+    for child in element:
+        parts.append("\n" if child.tag == "lb" else _code_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _render_link(text: str, href: str | None, base_url: str | None) -> str:
+    """A link as the parser reads it: absolute, and bare when its text is its address."""
+    if not href:
+        return text
+    absolute = urljoin(base_url, href) if base_url else href
+    if not text or text in (href, absolute) or urljoin(base_url or "", text) == absolute:
+        return absolute
+    return f"[{text}]({absolute})"
 
 
 def _readability(html: str, url: str | None) -> str | None:
@@ -205,5 +375,12 @@ def _link(text: str, url: str, base_url: str | None) -> str:
 
 def article_texts(html: str, url: str | None) -> Iterator[tuple[str, str]]:
     """(extractor, digest text) candidates for a page, best first."""
-    for name, markdown in _candidates(html, url):
-        yield name, markdown_to_digest_text(markdown, url)
+    seen: set[str] = set()
+    for name, text in _trafilatura_texts(html, url):
+        seen.add(text)
+        yield name, text
+    readable = _readability(html, url)
+    if readable:
+        text = markdown_to_digest_text(readable, url)
+        if text not in seen:
+            yield "readability", text
