@@ -401,7 +401,6 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     if args.month and len(args.paths) > 1:
         # One digest per month: several files under one month would replace each other.
         raise CommandError("--month names the month of one digest: give a single PATH with it")
-    db = connect(settings.db_path)
     failures = 0
     sources = []
     for argument in args.paths:
@@ -410,6 +409,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         except DigestError as error:
             print(f"error: {error}", file=sys.stderr)
             failures += 1
+    db = _database_to_load_into(settings, sources, dry_run=args.dry_run)
     if not args.replace:
         _refuse_same_month(db, sources, args.month, month_from_name)
     months: list[str] = []
@@ -431,6 +431,26 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
             print(f"error: {failures} of {len(args.paths)} sources could not be loaded", file=sys.stderr)
         return 1
     return 0
+
+
+def _database_to_load_into(settings: Settings, sources: list[Source], *, dry_run: bool) -> sqlite_utils.Database:
+    """The database at ``PAPERBOT_DB``; but where none exists yet and this load would write nothing (a dry
+    run, or no source that parses), an empty in-memory one: a load that loads nothing leaves no new file."""
+    from bot.digest.intake import parse_source
+
+    if settings.db_path.exists():
+        return connect(settings.db_path)
+
+    def parses(source: Source) -> bool:
+        try:
+            parse_source(source)
+        except DigestError:
+            return False
+        return True
+
+    if dry_run or not any(parses(source) for source in sources):
+        return connect(":memory:")
+    return connect(settings.db_path)
 
 
 def _refuse_same_month(

@@ -215,3 +215,23 @@ def test_a_database_locked_by_another_process_is_one_line(
         holder.close()
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "PAPERBOT_DB" in err and "locked" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("case", ["prose", "binary", "missing"])
+def test_a_load_that_loads_nothing_leaves_no_new_database(
+    case: str, db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, reason = _hostile_files(tmp_path)[case]
+    code, out, err = run_cli(capsys, "load", str(path))
+    assert code == 1 and out == "" and reason in err.splitlines()[0]
+    assert not db_path.exists()
+
+
+def test_a_dry_run_on_a_fresh_path_reports_and_leaves_no_database(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "load", "--dry-run", "--no-enrich", str(SHIPPED_DIGEST))
+    assert code == 0 and "10 added" in out and "(dry run: nothing written)" in out
+    assert not db_path.exists()
+    code, out, _ = run_cli(capsys, "load", "--no-enrich", str(SHIPPED_DIGEST))
+    assert code == 0 and "10 added" in out and db_path.exists()
