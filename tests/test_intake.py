@@ -265,6 +265,37 @@ def test_reload_that_removes_papers_is_refused_then_replace_keeps_everything_and
     assert code == 1 and "no such version (its versions are 1, 2, 3" in err
 
 
+def test_a_copy_cut_after_a_papers_link_is_refused_for_what_it_would_empty(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(capsys, "load", "--no-enrich", str(SHIPPED_DIGEST))[0] == 0
+    before = snapshot(db_path)
+    lines = SHIPPED_DIGEST.read_text(encoding="utf-8").splitlines()
+    heading = next(n for n, line in enumerate(lines) if line.startswith("10、PADL"))
+    cut = tmp_path / "2023-01.txt"
+    cut.write_text("\n".join(lines[: heading + 2]) + "\n", encoding="utf-8")  # the heading and its link only
+
+    code, out, err = run_cli(capsys, "load", "--no-enrich", str(cut))
+    assert code == 1 and out == ""
+    assert err.strip() == (
+        f"error: {cut}: would empty the summary or authors of 1 paper in 2023-01 (PADL: Language-Directed"
+        " Physics-Based Character Control; is the source cut short?); nothing loaded — give --replace to load"
+        " it anyway"
+    )
+    assert snapshot(db_path) == before
+    code, out, _ = run_cli(capsys, "load", "--no-enrich", "--dry-run", str(cut))
+    assert code == 0 and "(dry run: nothing written; loading it needs --replace)" in out
+    assert "  ! PADL: Language-Directed Physics-Based Character Control (summary or authors now empty)" in out
+    assert snapshot(db_path) == before
+    code, out, _ = run_cli(capsys, "load", "--no-enrich", "--replace", str(cut))
+    assert code == 0 and "(version 2)" in out and "  ! PADL" in out
+    code, out, _ = run_cli(capsys, "history", "2023-01")
+    assert "replace" in out.splitlines()[-1]
+    assert run_cli(capsys, "restore", "2023-01", "1")[0] == 0
+    summary = connect(db_path).execute("SELECT summary FROM entries WHERE title LIKE 'PADL%'").fetchone()[0]
+    assert summary.startswith("超越文本的 LM 应用程序")
+
+
 def test_dry_run_of_a_first_load_writes_nothing(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     connect(db_path)
     before = snapshot(db_path)

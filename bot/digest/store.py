@@ -38,16 +38,22 @@ MAX_TITLES_LISTED = 10
 
 
 class RemovalRefused(DigestError):
-    """A reload that would remove papers from a month, refused (no ``--replace``)."""
+    """A reload that would remove papers from a month, or empty the summary or authors of papers it keeps
+    (a source cut short), refused (no ``--replace``)."""
 
-    def __init__(self, source: str, month: str, removed: tuple[str, ...]) -> None:
+    def __init__(self, source: str, month: str, removed: tuple[str, ...], emptied: tuple[str, ...] = ()) -> None:
         self.month = month
         self.removed = removed
-        super().__init__(
-            source,
-            f"would remove {len(removed)} paper{'s' if len(removed) != 1 else ''} from {month}"
-            f" ({name_titles(removed)}); nothing loaded — give --replace to load it anyway",
-        )
+        self.emptied = emptied
+        losses = []
+        if removed:
+            losses.append(
+                f"remove {len(removed)} paper{'s' if len(removed) != 1 else ''} from {month} ({name_titles(removed)})"
+            )
+        if emptied:
+            whose = f"{len(emptied)} paper{'s' if len(emptied) != 1 else ''}" + ("" if removed else f" in {month}")
+            losses.append(f"empty the summary or authors of {whose} ({name_titles(emptied)}; is the source cut short?)")
+        super().__init__(source, f"would {' and '.join(losses)}; nothing loaded — give --replace to load it anyway")
 
 
 def name_titles(titles: tuple[str, ...] | list[str], limit: int = MAX_TITLES_LISTED, width: int = 70) -> str:
@@ -71,6 +77,8 @@ class LoadResult:
     encoding: str = "utf-8"
     added_titles: tuple[str, ...] = ()
     removed_titles: tuple[str, ...] = ()
+    emptied_titles: tuple[str, ...] = ()
+    """Papers kept whose summary or authors this load emptied (what a source cut short does)."""
     added_ids: tuple[int, ...] = field(default=(), repr=False)
     version: int | None = None
     dry_run: bool = False
@@ -112,6 +120,7 @@ class LoadResult:
         if len(self.added_titles) > MAX_TITLES_LISTED:
             lines.append(f"  + … and {len(self.added_titles) - MAX_TITLES_LISTED} more")
         lines += [f"  - {title}" for title in self.removed_titles]
+        lines += [f"  ! {title} (summary or authors now empty)" for title in self.emptied_titles]
         return "\n".join(lines)
 
 
@@ -207,7 +216,7 @@ def load_source(
     digest = parse_source(source, month)
     # A dry run shows everything the load would change, removals included, and says what it would need.
     result = store_digest(db, digest, replace=replace or dry_run, dry_run=dry_run, source=source, who=who)
-    if dry_run and result.removed and not replace:
+    if dry_run and (result.removed or result.emptied_titles) and not replace:
         result = replace_result(result, needs_replace=True)
     return result
 
@@ -303,8 +312,13 @@ def _store(
         removed_titles = tuple(
             str(existing[paper_id][1]) for paper_id in sorted(removed_ids, key=lambda i: int(existing[i][0]))
         )
-        if removed_ids and not replace:
-            raise RemovalRefused(digest.source, digest.month, removed_titles)
+        emptied_titles = tuple(
+            paper.title
+            for paper, paper_id in zip(digest.papers, paper_ids, strict=True)
+            if paper_id in existing and _empties(existing[paper_id], paper)
+        )
+        if (removed_ids or emptied_titles) and not replace:
+            raise RemovalRefused(digest.source, digest.month, removed_titles, emptied_titles)
         added = updated = unchanged = 0
         changed_ids: list[int] = []
         added_ids: list[int] = []
@@ -352,7 +366,7 @@ def _store(
         version = None
         if source is not None:
             action = who.action if who else "load"
-            if action == "load" and removed_ids:
+            if action == "load" and (removed_ids or emptied_titles):
                 action = "replace"
             provenance = Provenance(
                 who.loaded_by if who else default_loader(), action, who.restored_from if who else None
@@ -370,6 +384,7 @@ def _store(
             encoding=digest.encoding,
             added_titles=tuple(added_titles) if had_digest else (),
             removed_titles=removed_titles,
+            emptied_titles=emptied_titles,
             added_ids=tuple(added_ids),
             version=version,
             dry_run=dry_run,
@@ -379,6 +394,13 @@ def _store(
         if dry_run:
             raise _DryRun(result)
     return result
+
+
+def _empties(before: tuple[Any, ...], paper: Paper) -> bool:
+    """Whether an entry as stored (``position``, then :data:`_ENTRY_FIELDS`) would lose its summary or its
+    authors to ``paper``."""
+    authors, summary = before[1 + _ENTRY_FIELDS.index("authors")], before[1 + _ENTRY_FIELDS.index("summary")]
+    return bool(summary and not paper.summary) or (authors not in (None, "[]") and not paper.authors)
 
 
 def _paper_id(conn: Any, paper: Paper, now: str) -> int:

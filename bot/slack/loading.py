@@ -61,6 +61,8 @@ def result_message(result: LoadResult, *, how: str = "Loaded") -> Message:
         lines.append("Added: " + fit(name_titles(list(result.added_titles)), 900))
     if result.removed_titles:
         lines.append("Removed: " + fit(name_titles(list(result.removed_titles)), 900))
+    if result.emptied_titles:
+        lines.append("Summary or authors now empty: " + fit(name_titles(list(result.emptied_titles)), 900))
     text = f"{how} the {result.month} digest: {result.counts()}"
     return Message(text=fit(text, 300), blocks=(section("\n".join(lines)[:3000]),))
 
