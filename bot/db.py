@@ -551,6 +551,14 @@ def m050_reference_search(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m060_staged_load_base(db: sqlite_utils.Database) -> None:
+    """A staged Slack load remembers the month's latest version when it was staged: a Replace clicked after
+    a newer load of that month would silently undo it, and is refused (``NULL``: the month had none).
+    ``status`` gains ``expired``."""
+    db.execute("ALTER TABLE staged_loads ADD COLUMN base_version INTEGER")
+
+
 _local = threading.local()
 
 _pinned: dict[str, tuple[int, int]] = {}

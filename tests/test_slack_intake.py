@@ -224,7 +224,7 @@ def test_a_reload_that_removes_papers_offers_replace_and_cancel(bot: RunningBot,
                                    response_url=again)  # fmt: skip
     post(bot.events_url, interactive_body(cancel), SIGNING_SECRET)
     [answer] = bot.fake.wait_for_responses(1, again)
-    assert answer["text"] == "This load was already replaced or cancelled."
+    assert answer["text"] == "This load was already replaced, cancelled or expired."
     versions = connect(db_file).execute("SELECT version, action FROM digest_versions ORDER BY version").fetchall()
     assert versions == [(1, "load"), (2, "replace")]
 
@@ -341,3 +341,50 @@ def test_notices_recorded_without_slack_are_sent_when_the_bot_starts(
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
+
+
+def _stage_truncated_january(bot: RunningBot, db_file: Path) -> str:
+    """The admin sends a copy that removes papers; the value of the Replace button it gets."""
+    _send(bot, _file_event(bot.fake.add_file("2023-01.txt", _truncated_january())))
+    [reply] = _thread_replies(bot.fake)
+    buttons = {e["action_id"]: e for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]}
+    return str(buttons[ACTION_LOAD_REPLACE]["value"])
+
+
+def _click_replace(bot: RunningBot, staged: str) -> dict[str, Any]:
+    url = bot.fake.response_url("replace")
+    post(bot.events_url, interactive_body(block_actions_payload(ACTION_LOAD_REPLACE, staged, user_id=ADMIN,
+                                                                response_url=url)), SIGNING_SECRET)  # fmt: skip
+    [answer] = bot.fake.wait_for_responses(1, url)
+    return answer
+
+
+def test_replace_after_a_newer_load_of_the_month_is_refused_and_that_load_stands(
+    bot: RunningBot, db_file: Path, tmp_path: Path
+) -> None:
+    load_file(connect(db_file), SHIPPED_DIGEST)
+    staged = _stage_truncated_january(bot, db_file)
+    edited = tmp_path / "2023-01.txt"
+    edited.write_text(SHIPPED_DIGEST.read_text(encoding="utf-8").replace("超越文本的", "超越文字的"), encoding="utf-8")
+    load_file(connect(db_file), edited)  # someone else loads a corrected January meanwhile
+    before = snapshot(db_file)
+    answer = _click_replace(bot, staged)
+    assert answer["text"].startswith("2023-01 was loaded again since this load was staged (version 2, by cli")
+    assert "nothing was replaced" in answer["text"]
+    assert [r for r in snapshot(db_file) if r[0] != "staged_loads"] == [r for r in before if r[0] != "staged_loads"]
+    assert _click_replace(bot, staged)["text"] == "This load was already replaced, cancelled or expired."
+
+
+def test_a_staged_load_expires_after_a_week(bot: RunningBot, db_file: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.digest.versions import STAGED_LOAD_DAYS, StaleStagedLoad, claim_staged
+
+    load_file(connect(db_file), SHIPPED_DIGEST)
+    staged = int(_stage_truncated_january(bot, db_file))
+    db = connect(db_file)
+    later = datetime.now(UTC) + timedelta(days=STAGED_LOAD_DAYS, minutes=1)
+    with pytest.raises(StaleStagedLoad, match=r"^This load of 2023-01 was staged on .* and expired after 7 days"):
+        claim_staged(db, staged, "replaced", now=later)
+    assert claim_staged(db, staged, "replaced") is None  # its buttons are dead from then on
+    assert db.execute("SELECT count(*) FROM entries").fetchone()[0] == 10

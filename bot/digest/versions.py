@@ -150,26 +150,78 @@ def stage(db: sqlite_utils.Database, month: str, source: Source, user_id: str) -
     """Keep a refused Slack load until the admin decides; returns its id (the buttons' value)."""
     with write_transaction(db):
         cursor = db.conn.execute(
-            "INSERT INTO staged_loads (month, kind, source, url, charset, raw, user_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [month, source.kind, source.name, source.url, source.charset, zlib.compress(source.data), user_id, _now()],
+            "INSERT INTO staged_loads (month, kind, source, url, charset, raw, user_id, created_at, base_version)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT max(version) FROM digest_versions WHERE month = ?))",
+            [
+                month,
+                source.kind,
+                source.name,
+                source.url,
+                source.charset,
+                zlib.compress(source.data),
+                user_id,
+                _now(),
+                month,
+            ],
         )
     return int(cursor.lastrowid or 0)
 
 
+STAGED_LOAD_DAYS = 7
+"""How long a staged Slack load waits for Replace or Cancel before its buttons stop working."""
+
+
+class StaleStagedLoad(Exception):
+    """A staged load that may no longer be applied: it expired, or its month was loaded again since (its
+    Replace would silently undo that newer load). The message is the one line for the admin."""
+
+
 def claim_staged(
-    db: sqlite_utils.Database, staged_id: int, status: Literal["replaced", "cancelled"]
+    db: sqlite_utils.Database,
+    staged_id: int,
+    status: Literal["replaced", "cancelled"],
+    *,
+    now: datetime | None = None,
 ) -> tuple[str, Source] | None:
-    """Mark a waiting staged load decided (once: a second click finds nothing); its month and source."""
+    """Mark a waiting staged load decided (once: a second click finds nothing); its month and source.
+
+    A Replace of a load staged more than :data:`STAGED_LOAD_DAYS` ago, or of a month that has a newer
+    version than the staging, raises :class:`StaleStagedLoad` and marks the load ``expired``.
+    """
     with write_transaction(db):
         row = db.conn.execute(
-            "SELECT month, source, raw, kind, url, charset FROM staged_loads WHERE id = ? AND status = 'waiting'",
+            "SELECT month, source, raw, kind, url, charset, created_at, base_version FROM staged_loads"
+            " WHERE id = ? AND status = 'waiting'",
             [staged_id],
         ).fetchone()
         if row is None:
             return None
-        db.conn.execute("UPDATE staged_loads SET status = ? WHERE id = ?", [status, staged_id])
+        reason = _staleness(db, row[0], row[6], row[7], now or datetime.now(UTC)) if status == "replaced" else None
+        db.conn.execute(
+            "UPDATE staged_loads SET status = ? WHERE id = ?", [status if reason is None else "expired", staged_id]
+        )
+    if reason is not None:
+        raise StaleStagedLoad(reason)
     return row[0], Source(name=row[1], data=zlib.decompress(row[2]), kind=row[3], url=row[4], charset=row[5])
+
+
+def _staleness(db: sqlite_utils.Database, month: str, staged_at: str, base: int | None, now: datetime) -> str | None:
+    staged = datetime.fromisoformat(staged_at)
+    if (now - staged).days >= STAGED_LOAD_DAYS:
+        return (
+            f"This load of {month} was staged on {staged:%Y-%m-%d} and expired after {STAGED_LOAD_DAYS} days:"
+            " nothing was replaced. Load the digest again."
+        )
+    newer = db.conn.execute(
+        "SELECT version, loaded_by FROM digest_versions WHERE month = ? AND version > ? ORDER BY version DESC",
+        [month, base or 0],
+    ).fetchone()
+    if newer is not None:
+        return (
+            f"{month} was loaded again since this load was staged (version {newer[0]}, by {newer[1]}):"
+            " nothing was replaced, so that load stands. Load the digest again if it should replace it."
+        )
+    return None
 
 
 def unstage(db: sqlite_utils.Database, staged_id: int) -> None:

@@ -16,7 +16,7 @@ import sqlite3
 from bot.db import DatabaseProblem, classify, path_of
 from bot.digest.parse import DigestError, validate_month
 from bot.digest.store import LoadResult, RemovalRefused, load_source, name_titles
-from bot.digest.versions import Provenance, Source, claim_staged, stage, unstage
+from bot.digest.versions import Provenance, Source, StaleStagedLoad, claim_staged, stage, unstage
 from bot.slack import blocks, mrkdwn
 from bot.slack.blocks import Message, actions, button, context, fit, section
 from bot.slack.ids import ACTION_LOAD_CANCEL, ACTION_LOAD_REPLACE, COMMAND
@@ -27,6 +27,10 @@ log = logging.getLogger("bot.slack.loading")
 NOT_ADMIN = "Only paperbot admins (PAPERBOT_ADMINS) can load digests. Ask one of them to load it."
 LOAD_USAGE = f"Usage: `{COMMAND} load URL [YYYY-MM]` — the digest's web page, and its month when the URL has none."
 _SLACK_LINK = re.compile(r"^<(?P<url>[^|>]+)(?:\|[^>]*)?>$")
+
+
+STAGED_GONE = "This load was already replaced, cancelled or expired."
+"""A click on a staged load's button once it is no longer waiting."""
 
 
 def parse_load_args(rest: str) -> tuple[str, str | None] | str:
@@ -97,9 +101,12 @@ def load_for_admin(services: Services, source: Source, month: str | None, user_i
 
 
 def replace_staged(services: Services, staged_id: int, user_id: str) -> Message:
-    claimed = claim_staged(services.db(), staged_id, "replaced")
+    try:
+        claimed = claim_staged(services.db(), staged_id, "replaced")
+    except StaleStagedLoad as stale:
+        return blocks.notice(str(stale))
     if claimed is None:
-        return blocks.notice("This load was already replaced or cancelled.")
+        return blocks.notice(STAGED_GONE)
     month, source = claimed
     try:
         result = load_source(
@@ -129,7 +136,7 @@ def _reason(problem: Exception) -> str:
 def cancel_staged(services: Services, staged_id: int) -> Message:
     claimed = claim_staged(services.db(), staged_id, "cancelled")
     if claimed is None:
-        return blocks.notice("This load was already replaced or cancelled.")
+        return blocks.notice(STAGED_GONE)
     return blocks.notice(f"Cancelled: the {claimed[0]} digest stays as it was.")
 
 

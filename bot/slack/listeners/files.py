@@ -174,7 +174,7 @@ def _staged_click(
     if user not in services.settings.admins:
         reply = blocks.notice(loading.NOT_ADMIN)
     elif staged is None:
-        reply = blocks.notice("This load was already replaced or cancelled.")
+        reply = blocks.notice(loading.STAGED_GONE)
     else:
         reply = act(services, staged, user)
     _answer(body, respond, context, reply)
