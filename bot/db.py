@@ -801,6 +801,24 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
         raise
 
 
+@contextmanager
+def read_snapshot(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """Reads that answer one request, in one read transaction (``BEGIN`` … ``COMMIT``): they see one
+    snapshot, SQLite takes the WAL read lock once instead of once per statement, and FTS5 reads an index's
+    structure once instead of in every query (~60 us of a 200 us search at 100,000 papers). Only for
+    reads: a write inside would hold up other writers until the end. Inside a transaction already, it
+    adds nothing."""
+    if db.conn.in_transaction:
+        yield db
+        return
+    db.conn.execute("BEGIN")
+    try:
+        yield db
+    finally:
+        if db.conn.in_transaction:
+            db.conn.execute("COMMIT")
+
+
 def thread_db(path: Path | str) -> sqlite_utils.Database:
     """The calling thread's connection to ``path``, opened on first use.
 
