@@ -99,6 +99,7 @@ class Vocabulary:
 
     @classmethod
     def of(cls, counts: dict[str, int]) -> Vocabulary:
+        """The vocabulary of these words, sorted both ways."""
         return cls(counts, tuple(sorted(counts)), tuple(sorted(word[::-1] for word in counts)))
 
     def completions(self, prefix: str, limit: int) -> list[str]:
@@ -132,9 +133,9 @@ class Vocabulary:
                     if len(word) > at and word[at] in EDIT_LETTERS and word[at + 1 :] in (rest, rest[1:]):
                         found.add(word)
                 continue
-            for tail, length in ((rest, len(term) + 1), (rest[1:], len(term)) if rest else ("", -1)):
-                if length < 0:
-                    continue
+            # Added at ``at``: the rest follows, one letter longer; changed there: all but its first follows.
+            tails = [(rest, len(term) + 1)] + ([(rest[1:], len(term))] if rest else [])
+            for tail, length in tails:
                 start, end = _run(self.backwards, tail[::-1])
                 if self.backwards and end - start <= len(EDIT_LETTERS):
                     for backwards in self.backwards[start:end]:  # ends with the tail: the beginning and length?
