@@ -251,8 +251,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     setup_logging(settings)  # a malformed PAPERBOT_LOG_LEVEL / _FORMAT stops serve here
     _ = settings.backups_kept  # and PAPERBOT_BACKUPS too, rather than the backup thread
     check_serve_settings(settings, socket_mode=socket_mode, scheduler=not args.no_scheduler)
-    connect(settings.db_path)  # create and migrate before any listener thread opens it
-    from bot.db import pin_database
+    db = connect(settings.db_path)  # create and migrate before any listener thread opens it
+    from bot.db import merge_search_index, pin_database
+
+    merge_search_index(db)  # loads leave the full-text index in segments; every search probes each
+    db.close()
 
     pin_database(settings.db_path)  # from now on: this file, or none (never a fresh empty one)
     from bot.slack.server import StartupError, start_slack

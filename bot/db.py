@@ -788,6 +788,30 @@ def refresh_search_terms(db: sqlite_utils.Database) -> None:
             search_index.refresh_terms(db)
 
 
+MERGE_BUSY_SECONDS = 1.0
+"""How long ``serve``'s start waits for another writer before it leaves the search index as it is."""
+
+
+def merge_search_index(db: sqlite_utils.Database) -> bool:
+    """Merge the full-text index into one segment when loads left it in several
+    (:func:`bot.search.index.segments`): for ``serve``, whose searches are then faster. Optional
+    upkeep: when another process holds the write lock longer than :data:`MERGE_BUSY_SECONDS`, or the
+    merge fails, the index stays as it is (searches work on it the same) and the log says why.
+    Returns whether it merged."""
+    if search_index.segments(db) <= search_index.MERGED_SEGMENTS:
+        return False
+    db.conn.execute(f"PRAGMA busy_timeout = {int(MERGE_BUSY_SECONDS * 1000)}")
+    try:
+        with write_transaction(db):
+            search_index.merge(db)
+    except sqlite3.Error as error:
+        log.warning("search index left in several segments (searches are slower until it is merged): %s", error)
+        return False
+    finally:
+        db.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+    return True
+
+
 @contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """``BEGIN IMMEDIATE`` … ``COMMIT``: take the write lock up front so a concurrent writer waits for
@@ -807,6 +831,24 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
         raise
+
+
+@contextmanager
+def read_snapshot(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """Reads that answer one request, in one read transaction (``BEGIN`` … ``COMMIT``): they see one
+    snapshot, SQLite takes the WAL read lock once instead of once per statement, and FTS5 reads an index's
+    structure once instead of in every query (~60 us of a 200 us search at 100,000 papers). Only for
+    reads: a write inside would hold up other writers until the end. Inside a transaction already, it
+    adds nothing."""
+    if db.conn.in_transaction:
+        yield db
+        return
+    db.conn.execute("BEGIN")
+    try:
+        yield db
+    finally:
+        if db.conn.in_transaction:
+            db.conn.execute("COMMIT")
 
 
 def thread_db(path: Path | str) -> sqlite_utils.Database:

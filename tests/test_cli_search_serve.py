@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
-from bot.db import connect
+from bot.db import connect, merge_search_index
 from bot.digest.store import load_file
-from tests.conftest import SHIPPED_DIGEST
+from bot.search.index import MERGED_SEGMENTS, segments
+from bot.search.query import search
+from tests.conftest import DATA, SHIPPED_DIGEST
 from tests.fakes.bot_server import bot_settings, running_bot
 from tests.fakes.signing import SIGNING_SECRET, post, slash_command_body
 from tests.fakes.slack_api import FakeSlack
@@ -159,3 +163,59 @@ def test_demo_skips_a_bad_bundled_digest_with_one_line(
     out = capsys.readouterr().out
     assert "skipped: " in out and "broken-2023-02.txt" in out and "binary file" in out
     assert "MusicLM" in out
+
+
+def _answers(db_path: Path, queries: list[str]) -> list[tuple[object, ...]]:
+    db = connect(db_path)
+    found = [search(db, query) for query in queries]
+    db.close()
+    return [(r.kind, [p.paper_id for p in r.papers], r.corrected, r.alternatives, r.partial) for r in found]
+
+
+SEGMENT_QUERIES = ["musiclm", "watermrk", "水印", "language models", "tanaka", "2301.11325", "toolformer", "qqqzzzz"]
+
+
+def test_serve_merges_the_search_index_that_loads_left_in_segments(tmp_path: Path) -> None:
+    """Each load adds a segment to the full-text index and every lookup probes each one: ``serve`` merges
+    them as it starts, and every search answers exactly as before."""
+    db_path = tmp_path / "segments.db"
+    db = connect(db_path)
+    for digest in (SHIPPED_DIGEST, DATA / "digest-2023-02.md", DATA / "digest-2023-03-variants.txt"):
+        load_file(db, digest)
+    assert segments(db) > MERGED_SEGMENTS
+    db.close()
+    before = _answers(db_path, SEGMENT_QUERIES)
+    with FakeSlack() as fake:
+        port = free_port()
+        proc = start_http_server(port, env=fake_slack_env(fake, db_path), cwd=tmp_path)
+        try:
+            wait_until_serving(proc, port, health_path="/healthz", timeout=30)
+            status, _, answer = post(
+                f"http://127.0.0.1:{port}/slack/events", slash_command_body("tracr"), SIGNING_SECRET
+            )
+            assert status == 200 and "Tracr: Compiled Transformers" in answer.decode()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    check = connect(db_path)
+    assert segments(check) == 1
+    check.close()
+    assert _answers(db_path, SEGMENT_QUERIES) == before
+
+
+def test_merging_the_search_index_gives_way_to_another_writer(tmp_path: Path) -> None:
+    """Optional upkeep: while another process holds the write lock, the index is left as it is (and the
+    next start merges it); once it is merged there is nothing left to do."""
+    db_path = tmp_path / "busy.db"
+    db = connect(db_path)
+    for digest in (SHIPPED_DIGEST, DATA / "digest-2023-02.md", DATA / "digest-2023-03-variants.txt"):
+        load_file(db, digest)
+    fragmented = segments(db)
+    with closing(sqlite3.connect(db_path, isolation_level=None)) as other:
+        other.execute("BEGIN IMMEDIATE")
+        assert not merge_search_index(db)
+        assert segments(db) == fragmented
+        other.execute("ROLLBACK")
+    assert merge_search_index(db) and segments(db) == 1
+    assert not merge_search_index(db)
+    db.close()

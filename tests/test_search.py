@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,8 @@ import sqlite_utils
 from bot.db import connect
 from bot.digest.catalog import PaperView
 from bot.digest.store import load_file
-from bot.search.query import search
-from bot.search.terms import TERMS_VERSION
+from bot.search.query import Vocabulary, search, word_counts
+from bot.search.terms import EDIT_LETTERS, TERMS_VERSION, edits1
 from tests.conftest import DATA, SHIPPED_DIGEST
 from tests.fakes.bot_server import bot_settings, running_bot
 from tests.fakes.slack_api import FakeSlack
@@ -190,6 +191,34 @@ def test_nothing_found_offers_the_closest_titles(db: sqlite_utils.Database) -> N
     assert "The closest titles:" in text and "MusicLM" in text
     nothing_close = render_text(paper_reply(db, "qqqzzzz"))
     assert "The latest digest has, for example:" in nothing_close
+
+
+def _edited(word: str, at: int, letter: str, how: str) -> str:
+    return {
+        "drop": word[:at] + word[at + 1 :],
+        "add": word[:at] + letter + word[at:],
+        "change": word[:at] + letter + word[at + 1 :],
+        "swap": word[:at] + word[at + 1 : at + 2] + word[at : at + 1] + word[at + 2 :],
+    }[how]
+
+
+def test_one_edit_finds_exactly_the_indexed_words_one_edit_away(db: sqlite_utils.Database) -> None:
+    """The vocabulary's one-edit lookup reads runs of the sorted vocabulary instead of spelling out every
+    edit: it must find the very same words, for misspellings of indexed words and for strings that are
+    none, in a real vocabulary and in one whose runs of shared beginnings are long (either way of looking)."""
+    real = word_counts(db)
+    crowded = {f"ab{a}{b}{c}": 1 for a in EDIT_LETTERS[:12] for b in EDIT_LETTERS[:12] for c in "xyz"} | {"abc": 2}
+    rng = random.Random(15)
+    for counts in (real, crowded):
+        words = sorted(word for word in counts if word.isascii() and word.isalnum() and word == word.lower())
+        queries = {"a", "zz", "qqqzzzz", "abxyz", "ab", "abz", "abcx"}
+        for word in rng.sample(words, min(400, len(words))):
+            at = rng.randrange(len(word) + 1)
+            queries.add(_edited(word, at, rng.choice(EDIT_LETTERS), rng.choice(("drop", "add", "change", "swap"))))
+        # With the words spelt backwards (as search builds it), and without (every letter tried instead).
+        for vocabulary in (Vocabulary.of(counts), Vocabulary(counts, tuple(sorted(counts)))):
+            for query in sorted(query for query in queries if query):
+                assert vocabulary.one_edit(query) == (counts.keys() & edits1(query)) - {query}, query
 
 
 def test_spelling_vocabulary_follows_new_digests(tmp_path: Path) -> None:

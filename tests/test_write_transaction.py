@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.db import thread_db, write_transaction
+from bot.db import read_snapshot, thread_db, write_transaction
 
 
 def _rows(path: Path, table: str) -> list[tuple[object, ...]]:
@@ -60,3 +60,27 @@ def test_an_error_in_the_body_rolls_back_and_is_the_error_raised(db_path: Path) 
         db.conn.execute("INSERT INTO notes VALUES ('lost')")
         raise KeyError("boom")
     assert not db.conn.in_transaction and _rows(db_path, "notes") == []
+
+
+def test_read_snapshot_sees_one_state_and_always_ends(db_path: Path) -> None:
+    """``read_snapshot`` (a search reply's reads): a write committed meanwhile by another connection is
+    not seen inside, is seen after; an error inside ends it too; inside a write it adds nothing."""
+    db = thread_db(db_path)
+    db.conn.execute("CREATE TABLE IF NOT EXISTS notes (body TEXT)")
+    with read_snapshot(db):
+        assert db.conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
+        with closing(sqlite3.connect(db_path)) as other:
+            other.execute("INSERT INTO notes VALUES ('meanwhile')")
+            other.commit()
+        assert db.conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
+    assert not db.conn.in_transaction
+    assert db.conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 1
+    with pytest.raises(ZeroDivisionError), read_snapshot(db):
+        db.conn.execute("SELECT count(*) FROM notes").fetchone()
+        _ = 1 / 0
+    assert not db.conn.in_transaction
+    with write_transaction(db):
+        with read_snapshot(db):
+            db.conn.execute("INSERT INTO notes VALUES ('inside')")
+        assert db.conn.in_transaction  # still the write's transaction: read_snapshot did not end it
+    assert [row[0] for row in _rows(db_path, "notes")] == ["meanwhile", "inside"]

@@ -63,6 +63,23 @@ def refresh_terms(db: sqlite_utils.Database) -> tuple[int, int]:
     return len(rows), len(changed)
 
 
+MERGED_SEGMENTS = 2
+"""An index in more b-tree segments than this is worth merging (:func:`merge`)."""
+
+
+def segments(db: sqlite_utils.Database) -> int:
+    """How many b-tree segments the full-text index is in. FTS5 writes one per transaction (a digest
+    load) and merges them four at a time, so monthly loads leave ~10 at 1,000 months; every lookup
+    probes each (~35 us for ``lopez trendelm`` at 100,000 papers in 10 segments, ~6 us in one)."""
+    return int(db.execute("SELECT count(DISTINCT segid) FROM paper_search_idx").fetchone()[0])
+
+
+def merge(db: sqlite_utils.Database) -> None:
+    """Merge the full-text index into one segment (FTS5's ``optimize``; ~0.5 s at 100,000 papers). The
+    same documents and statistics: searches find and rank exactly as before, only faster."""
+    db.execute("INSERT INTO paper_search (paper_search) VALUES ('optimize')")
+
+
 def rebuild(db: sqlite_utils.Database) -> ReindexReport:
     """Re-derive the entries' search columns, then rebuild the whole FTS index from the digests and
     arXiv's metadata, and merge it into one segment (the fastest shape to query)."""
@@ -73,7 +90,7 @@ def rebuild(db: sqlite_utils.Database) -> ReindexReport:
         "INSERT INTO paper_search (rowid, title, nick, authors, body)"
         " SELECT paper_id, title, nick, authors, body FROM paper_documents"
     )
-    db.execute("INSERT INTO paper_search (paper_search) VALUES ('optimize')")
+    merge(db)
     # Readers cache what they derive from the index (the spelling vocabulary) under this counter.
     db.execute("UPDATE search_state SET version = version + 1")
     papers = int(db.execute("SELECT count(*) FROM paper_search").fetchone()[0])

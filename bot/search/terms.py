@@ -84,9 +84,13 @@ def is_cjk(word: str) -> bool:
     return bool(_CJK_RUN.fullmatch(word))
 
 
+EDIT_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
+"""The letters an edit adds or changes to (a query word is lower-case ASCII when it is corrected)."""
+
+
 def edits1(word: str) -> set[str]:
     """Every string one edit away (delete, adjacent swap, replace, insert) over ``[a-z0-9]``."""
-    letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+    letters = EDIT_LETTERS
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
     deletes = {left + right[1:] for left, right in splits if right}
     swaps = {left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1}

@@ -13,7 +13,7 @@ import sqlite_utils
 from bot.arxiv.enrich import enrichment_status, request_enrichment
 from bot.cite import bibtex
 from bot.cite.records import citation_record
-from bot.db import DatabaseProblem, user_write
+from bot.db import DatabaseProblem, read_snapshot, user_write
 from bot.digest import catalog
 from bot.digest.catalog import PaperView
 from bot.digest.months import MonthError, parse_month
@@ -109,7 +109,12 @@ def search_reply(db: sqlite_utils.Database, query: str) -> Message:
     """A card for one clear winner, a short list for several, a helpful nothing otherwise. A query that
     names a reference of a digest (``soundstream``) answers with it: under the card of a paper that
     matches too, else on its own with the papers that cite it."""
-    if not catalog.months(db):
+    with read_snapshot(db):
+        return _search_reply(db, query)
+
+
+def _search_reply(db: sqlite_utils.Database, query: str) -> Message:
+    if catalog.latest_month(db) is None:  # one index lookup; months() reads them all (1,000 at 100k papers)
         return blocks.notice(NO_DIGEST)
     result = search(db, query)
     references = find_references(db, query) if result.arxiv_ref is None else ()

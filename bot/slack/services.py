@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 
 import sqlite_utils
 from slack_sdk import WebClient
@@ -21,9 +23,14 @@ class Services:
         # services are one shared handle, not data.
         return self
 
+    @cached_property
+    def db_path(self) -> Path:
+        # Read once: settings are a snapshot, and every request asks for its connection.
+        return self.settings.db_path
+
     def db(self) -> sqlite_utils.Database:
         """The calling thread's connection (listeners run in worker threads)."""
-        return thread_db(self.settings.db_path)
+        return thread_db(self.db_path)
 
     def posting_client(self) -> WebClient:
         """A Web API client without blind retries, for messages that must not be sent twice."""
