@@ -477,8 +477,12 @@ def _refuse_same_month(
 
 
 def _after_load(db: sqlite_utils.Database, settings: Settings, months: list[str], noted: int, *, enrich: bool) -> None:
-    """arXiv metadata for what was loaded, then the watch notices the loads recorded (DMs when Slack is
-    configured)."""
+    """The search index merged if loads left it in segments (a running ``serve`` reads the same file), arXiv
+    metadata for what was loaded, then the watch notices the loads recorded (DMs when Slack is configured)."""
+    if months:
+        from bot.db import merge_search_index
+
+        merge_search_index(db)
     if months and enrich:
         from bot.arxiv.enrich import enrich_after_load
 

@@ -203,6 +203,22 @@ def test_serve_merges_the_search_index_that_loads_left_in_segments(tmp_path: Pat
     assert _answers(db_path, SEGMENT_QUERIES) == before
 
 
+def test_paperbot_load_leaves_the_search_index_merged_for_the_running_bot(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bot that runs for months never restarts to merge: each ``paperbot load`` (and restore) merges what
+    it left in segments, and searches answer exactly as they did in segments."""
+    for digest in (SHIPPED_DIGEST, DATA / "digest-2023-02.md", DATA / "digest-2023-03-variants.txt"):
+        assert main(["load", "--no-enrich", str(digest)]) == 0
+        assert segments(connect(db_path)) <= MERGED_SEGMENTS
+    unmerged = connect(Path(str(db_path) + ".segments.db"))
+    for digest in (SHIPPED_DIGEST, DATA / "digest-2023-02.md", DATA / "digest-2023-03-variants.txt"):
+        load_file(unmerged, digest)
+    assert segments(unmerged) > MERGED_SEGMENTS
+    assert _answers(db_path, SEGMENT_QUERIES) == _answers(Path(str(db_path) + ".segments.db"), SEGMENT_QUERIES)
+    capsys.readouterr()
+
+
 def test_merging_the_search_index_gives_way_to_another_writer(tmp_path: Path) -> None:
     """Optional upkeep: while another process holds the write lock, the index is left as it is (and the
     next start merges it); once it is merged there is nothing left to do."""
