@@ -115,27 +115,6 @@ def test_the_rendering_reads_as_trafilaturas_markdown_does(name: str, papers: in
     )
 
 
-def test_path_relative_links_resolve_against_the_page_not_the_site_root(
-    db_path: Path, web: WebServer, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # trafilatura alone resolves "projects/beta" against the site root (/projects/beta); a labelled link
-    # with a long text, which its fast pass keeps (a paragraph of one short link it drops as boilerplate)
-    arxiv = "https://arxiv.org/abs/2305.00001"
-    page = f"""<html><head><meta charset="utf-8"><title>Digest</title></head><body>
-    <nav><a href="/">Home</a></nav><article><h1>Digest 2023-05</h1><p>Our picks this month, two papers.</p>
-    <h2>1. A Paper With A Project Page</h2>
-    <p>Project page: <a href="projects/beta">the beta project, code and data</a></p>
-    <p>Authors: Ada Lovelace, Alan Turing</p><p>It does a thing that is described in one sentence here.</p>
-    <h2>2. Another Paper</h2><p><a href="{arxiv}">{arxiv}</a></p>
-    <p>Authors: Grace Hopper, Edsger Dijkstra</p><p>Another thing, also described in a sentence.</p>
-    </article><footer>Footer</footer></body></html>"""
-    url = web.add("/blog/2023-05/picks.html", page)
-    code, _, err = run_cli(capsys, "load", "--no-enrich", url)
-    assert code == 0, err
-    row = connect(db_path).execute("SELECT project_url FROM entries WHERE position = 1").fetchone()
-    assert row[0] == f"{web.url}/blog/2023-05/projects/beta"
-
-
 def test_a_page_keeps_markdown_characters_and_inline_emphasis(
     db_path: Path, web: WebServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -99,21 +99,39 @@ def test_english_page_one_h2_per_paper_month_from_arxiv_ids(
     assert papers[0][1] == "Toolformer: Language Models Can Teach Themselves to Use Tools"
 
 
+@pytest.mark.parametrize(
+    ("href", "text", "arxiv_text", "resolved"),
+    [
+        # A short anchor, and arXiv links labelled "arXiv": readability's article (trafilatura's fast pass
+        # drops a paragraph of one short link as boilerplate).
+        ("../projects/alpha", "project page", "arXiv", "/blog/projects/alpha"),
+        # A long label and bare arXiv links: trafilatura's own article, whose links it would resolve
+        # against the site root (/projects/beta) if it were given the URL.
+        ("projects/beta", "the beta project, code and data", None, "/blog/2023-05/projects/beta"),
+    ],
+)
 def test_relative_links_resolve_against_the_page_url(
-    db_path: Path, web: WebServer, capsys: pytest.CaptureFixture[str]
+    db_path: Path,
+    web: WebServer,
+    capsys: pytest.CaptureFixture[str],
+    href: str,
+    text: str,
+    arxiv_text: str | None,
+    resolved: str,
 ) -> None:
-    page = """<html><head><meta charset="utf-8"><title>Digest</title></head><body>
-    <nav><a href="/">Home</a></nav><article><h1>Digest 2023-05</h1><p>Our picks this month, three papers.</p>
-    <h2>1. A Paper With A Project Page</h2><p><a href="../projects/alpha">project page</a></p>
+    arxiv = "https://arxiv.org/abs/2305.00001"
+    page = f"""<html><head><meta charset="utf-8"><title>Digest</title></head><body>
+    <nav><a href="/">Home</a></nav><article><h1>Digest 2023-05</h1><p>Our picks this month, two papers.</p>
+    <h2>1. A Paper With A Project Page</h2><p>Project page: <a href="{href}">{text}</a></p>
     <p>Authors: Ada Lovelace, Alan Turing</p><p>It does a thing that is described in one sentence here.</p>
-    <h2>2. Another Paper</h2><p><a href="https://arxiv.org/abs/2305.00001">arXiv</a></p>
+    <h2>2. Another Paper</h2><p><a href="{arxiv}">{arxiv_text or arxiv}</a></p>
     <p>Authors: Grace Hopper, Edsger Dijkstra</p><p>Another thing, also described in a sentence.</p>
     </article><footer>Footer</footer></body></html>"""
     url = web.add("/blog/2023-05/picks.html", page)
     code, _, err = run_cli(capsys, "load", "--no-enrich", url)
     assert code == 0, err
     row = connect(db_path).execute("SELECT project_url FROM entries WHERE position = 1").fetchone()
-    assert row[0] == f"{web.url}/blog/projects/alpha"
+    assert row[0] == f"{web.url}{resolved}"
 
 
 def test_html_file_loads_like_the_page(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
