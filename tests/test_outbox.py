@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,7 +35,10 @@ from bot.db import (
     write_transaction,
 )
 from bot.outbox import GiveUp, Handler, Held, Job, Retry
+from bot.slack.followups import NOTIFY, Followups
 from bot.suggestions import model as suggestions
+from tests.fakes.bot_server import bot_settings
+from tests.fakes.slack_api import FakeSlack
 
 
 @pytest.fixture
@@ -298,3 +302,37 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.005)
+
+
+# --- a message to a user arrives once, even when a try's outcome is unknown -------------------------------
+
+
+def test_a_direct_message_whose_try_timed_out_is_found_not_sent_again(
+    tmp_path: Path, fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.slack.client
+
+    # Slack's answer comes after the client gave up: the message is posted, and the try looks failed.
+    monkeypatch.setattr(bot.slack.client, "WEB_API_TIMEOUT_SECONDS", 0.3)
+    settings = bot_settings(fake, tmp_path / "notify.db")
+    db = connect(settings.db_path)
+    handlers = Followups(settings).handlers()
+    outbox.enqueue(db, NOTIFY, {"tell": {"dm": "U0ALICE"}, "text": "Your card is up"}, lane="slack", once_key="a")
+    fake.delay("chat.postMessage", 0.6)
+    first = outbox.run_one(db, "slack", handlers)
+    assert first is not None and outbox.pending(db, NOTIFY) == 1  # to be tried again
+    fake.wait_for(lambda: fake.messages("D0ALICE"))  # the late message lands
+    outbox.run_one(db, "slack", handlers, replace(first, attempts=2))  # the retry, once its backoff is over
+    assert [m["text"] for m in fake.messages("D0ALICE")] == ["Your card is up"]
+    assert outbox.pending(db, NOTIFY) == 0
+    assert fake.calls("conversations.open")[0].params["users"] == "U0ALICE"
+
+    # A try that really failed (refused before Slack posted anything) is sent on the retry.
+    outbox.enqueue(db, NOTIFY, {"tell": {"dm": "U0BOB"}, "text": "Your vote counted"}, lane="slack", once_key="b")
+    fake.error("chat.postMessage", "internal_error")
+    second = outbox.run_one(db, "slack", handlers)
+    assert second is not None and fake.messages("D0BOB") == []
+    outbox.run_one(db, "slack", handlers, replace(second, attempts=2))
+    [message] = fake.messages("D0BOB")
+    assert message["text"] == "Your vote counted"
+    assert message["metadata"]["event_payload"] == {"key": f"{NOTIFY}:{second.id}"}

@@ -51,6 +51,39 @@ def make_web_client(settings: Settings, token: str | None = None, *, retries: bo
     )
 
 
+NOTICE_EVENT = "paperbot_notice"
+"""Slack message metadata ``event_type`` of a message to one user that must arrive once."""
+NOTICE_PAGES = 3
+"""Pages of :data:`HISTORY_PAGE` messages read back to find a message that may have arrived."""
+
+
+def notice_metadata(key: str) -> dict[str, Any]:
+    """The metadata that marks a message to a user with its once-key (see :func:`already_posted`)."""
+    return {"event_type": NOTICE_EVENT, "event_payload": {"key": key}}
+
+
+def already_posted(client: WebClient, channel: str, key: str, *, oldest: float) -> bool:
+    """Whether a message carrying ``key`` (:func:`notice_metadata`) is in ``channel`` since ``oldest`` (Unix
+    seconds): a post that timed out, or whose connection dropped, may have arrived all the same. A user ID
+    means the bot's DM with that user (``conversations.open``, scope ``im:write``; reading it back needs
+    ``im:history``). Reads at most :data:`NOTICE_PAGES` pages, newest first."""
+    if channel.startswith(("U", "W")):
+        channel = str(client.conversations_open(users=channel)["channel"]["id"])
+    cursor = None
+    for _ in range(NOTICE_PAGES):
+        page = client.conversations_history(
+            channel=channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=HISTORY_PAGE, cursor=cursor
+        )
+        for message in page.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == NOTICE_EVENT and (metadata.get("event_payload") or {}).get("key") == key:
+                return True
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            break
+    return False
+
+
 def slack_failure(error: SlackApiError) -> SlackFailure:
     """The port's error for an SDK error: Slack's error code, the HTTP status and any ``Retry-After``."""
     response = error.response

@@ -9,7 +9,9 @@ Kinds of job, each recorded in the same transaction as the action that needs it:
   says it has no such paper, the suggestion is withdrawn and the user told.
 * ``suggestion.redraw`` (lane ``slack``): redraw a card after votes or a removal; one waiting redraw per
   card (later ones merge into it), drawn from the database as it is when it runs.
-* ``user.notify`` (lane ``slack``): a message to a user that must be sent once (a modal's DM).
+* ``user.notify`` (lane ``slack``): a message to a user that must be sent once (a modal's DM). An ordinary
+  message carries the job's key in its metadata; a retry (the earlier try timed out: it may have arrived)
+  reads the conversation back first and sends only if it is not there.
 
 The lanes run on their own threads, apart from the threads that answer Slack: a hung arXiv delays
 only the ``arxiv`` lane, and arXiv requests go out one at a time, in the order they were asked.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +34,7 @@ from bot import outbox
 from bot.config import Settings
 from bot.outbox import Handler, Job, Retry, Workers
 from bot.slack import blocks, mrkdwn
+from bot.slack.client import already_posted, notice_metadata
 from bot.suggestions import model as suggestions
 from bot.suggestions.blocks import suggestion_card
 
@@ -105,7 +109,8 @@ class Followups:
         self._deadlines: set[threading.Event] = set()
 
     def client(self) -> WebClient:
-        """A client that retries rate limits and server errors (redraws and messages may be repeated)."""
+        """A client that retries rate limits and server errors: a redraw may be repeated (it draws the same);
+        an ordinary message to a user carries a once-key, and its retry first looks for it (``_post_once``)."""
         from bot.slack.client import make_web_client
 
         if getattr(self._local, "client", None) is None:
@@ -339,15 +344,16 @@ class Followups:
             self.update_card(db, suggestion_id)
 
     def notify(self, db: sqlite_utils.Database, job: Job) -> None:
-        self.tell(job.payload["tell"], str(job.payload["text"]))
+        once = Once(f"{NOTIFY}:{job.id}", job.attempts > 1, datetime.fromisoformat(job.created_at).timestamp())
+        self.tell(job.payload["tell"], str(job.payload["text"]), once)
 
-    def tell(self, tell: dict[str, str], text: str) -> None:
+    def tell(self, tell: dict[str, str], text: str, once: Once | None = None) -> None:
         """Tell the user: through the command's ``response_url`` while Slack takes it (5 uses, 30 minutes),
         else an ephemeral message in the channel (an ordinary one in a DM with the bot), else a DM; a modal's
-        user by DM."""
+        user by DM. With ``once``, an ordinary message carries its key, and a retry first looks for it."""
         user = tell.get("user") or tell.get("dm")
         if tell.get("dm"):
-            self.client().chat_postMessage(channel=str(user), text=mrkdwn.escape(text))
+            self._post_once(str(user), once, text=mrkdwn.escape(text))
             return
         message = blocks.notice(text).payload()
         url = tell.get("response_url")
@@ -363,7 +369,7 @@ class Followups:
         channel = tell.get("channel")
         if channel and channel.startswith("D"):
             # A direct message with the bot: only the user is there, so an ordinary message is private.
-            self.client().chat_postMessage(channel=channel, **message)
+            self._post_once(channel, once, **message)
             return
         if channel:
             try:
@@ -371,7 +377,28 @@ class Followups:
                 return
             except SlackApiError as error:
                 log.info("cannot post an ephemeral message in %s (%s): sending a direct message", channel, error)
-        self.client().chat_postMessage(channel=user, **message)
+        self._post_once(user, once, **message)
+
+    def _post_once(self, channel: str, once: Once | None, **message: Any) -> None:
+        """``chat.postMessage``; when this is a retry of a message with a once-key, only if the earlier try
+        did not arrive after all (a timeout or a dropped connection does not say)."""
+        if once is None:
+            self.client().chat_postMessage(channel=channel, **message)
+            return
+        if once.retried and already_posted(self.client(), channel, once.key, oldest=once.since - 60):
+            log.info("%s: the earlier try arrived after all; not sent again", once.key)
+            return
+        self.client().chat_postMessage(channel=channel, metadata=notice_metadata(once.key), **message)
+
+
+@dataclass(frozen=True)
+class Once:
+    """A message that must arrive once: its key (in the message's metadata), whether an earlier try may
+    have arrived, and since when (Unix seconds) to look for it."""
+
+    key: str
+    retried: bool
+    since: float
 
 
 def start_followups(settings: Settings) -> Workers:

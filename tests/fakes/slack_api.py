@@ -292,6 +292,7 @@ class FakeSlack:
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "conversations.info": self._conversations_info,
+            "conversations.open": self._conversations_open,
             "users.info": self._users_info,
             "views.open": self._views_open,
             "views.push": self._views_push,
@@ -932,6 +933,16 @@ class FakeSlack:
             ]
             msgs.sort(key=lambda m: _ts_micro(m["ts"]), reverse=True)
             return self._page(msgs, params, default_limit=100)
+
+    def _conversations_open(self, params: JSONDict) -> JSONDict:
+        """The bot's direct message with one user (``users``): ``D`` + the user ID's rest, the channel a
+        ``chat.postMessage`` to that user ID lands in. Several users (a group DM) are not modelled."""
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if not users:
+            raise _SlackError("users_list_not_supplied")
+        if len(users) > 1:
+            raise _SlackError("not_supported")  # the bot opens one-to-one DMs only
+        return {"ok": True, "channel": {"id": "D" + users[0][1:]}}
 
     def _conversations_replies(self, params: JSONDict) -> JSONDict:
         channel = self._channel(params)
