@@ -559,6 +559,19 @@ def m060_staged_load_base(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE staged_loads ADD COLUMN base_version INTEGER")
 
 
+@MIGRATIONS()
+def m061_watch_notice_keys(db: sqlite_utils.Database) -> None:
+    """A watch notice being sent remembers its message's key (in the message's Slack metadata) and when
+    it was claimed: a send whose outcome is unknown stays ``sending`` until the DM, read back, says
+    whether it arrived (then ``sent``, or ``pending`` again)."""
+    db.executescript(
+        """
+        ALTER TABLE watch_notices ADD COLUMN message_key TEXT;
+        ALTER TABLE watch_notices ADD COLUMN claimed_at TEXT;
+        """
+    )
+
+
 _local = threading.local()
 
 _pinned: dict[str, tuple[int, int]] = {}

@@ -388,3 +388,46 @@ def test_a_staged_load_expires_after_a_week(bot: RunningBot, db_file: Path) -> N
         claim_staged(db, staged, "replaced", now=later)
     assert claim_staged(db, staged, "replaced") is None  # its buttons are dead from then on
     assert db.execute("SELECT count(*) FROM entries").fetchone()[0] == 10
+
+
+def test_a_watch_dm_whose_outcome_is_unknown_is_read_back_not_sent_twice_nor_lost(
+    fake: FakeSlack, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from slack_sdk import WebClient
+
+    from bot.outbox import pending
+    from bot.slack.watching import SETTLE_JOB, deliver_notices, settle_unknown
+    from bot.watches.model import add_watch, claim_notices
+    from tests.fakes.slack_api import BOT_TOKEN
+
+    db = connect(tmp_path / "watch.db")
+    add_watch(db, "U0ALICE", "watermark")
+    load_file(db, SHIPPED_DIGEST)
+    statuses = "SELECT status FROM watch_notices ORDER BY user_id"
+    # Slack answers after the client gave up: the DM arrives, and the send looks failed.
+    fake.delay("chat.postMessage", 0.6)
+    impatient = WebClient(token=BOT_TOKEN, base_url=fake.api_url, timeout=0.3)
+    assert deliver_notices(db, impatient) == 0
+    assert db.execute(statuses).fetchall() == [("sending",)] and pending(db, SETTLE_JOB) == 1
+    fake.wait_for(lambda: fake.messages("D0ALICE"))
+    later = datetime.now(UTC) + timedelta(minutes=3)
+    client = WebClient(token=BOT_TOKEN, base_url=fake.api_url)
+    assert settle_unknown(db, client, now=later) == 0
+    assert db.execute(statuses).fetchall() == [("sent",)]
+    assert deliver_notices(db, client) == 0 and len(fake.messages("D0ALICE")) == 1
+
+    # A run that stopped after claiming, before anything reached Slack: read back, then sent once.
+    add_watch(db, "U0BOB", "watermark")
+    db.execute("DELETE FROM watch_notices")
+    from bot.watches.model import record_matches
+
+    record_matches(db, [row[0] for row in db.execute("SELECT id FROM papers")])
+    [bob] = [n for n in claim_notices(db) if n.user_id == "U0BOB"]
+    assert settle_unknown(db, client, now=later) == 0  # not in Bob's DM: pending again
+    assert deliver_notices(db, client) == 2  # Alice's new claim and Bob's
+    [message] = fake.messages("D0BOB")
+    assert "A Watermark for Large Language Models" in message["text"] + str(message.get("blocks"))
+    assert message["metadata"]["event_payload"]["key"].startswith("watch:U0BOB:")
+    assert bob.key != message["metadata"]["event_payload"]["key"]  # claimed again, as a new message

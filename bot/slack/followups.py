@@ -33,7 +33,7 @@ from slack_sdk.webhook import WebhookClient
 from bot import outbox
 from bot.config import Settings
 from bot.outbox import Handler, Job, Retry, Workers
-from bot.slack import blocks, mrkdwn
+from bot.slack import blocks, mrkdwn, watching
 from bot.slack.client import already_posted, notice_metadata
 from bot.suggestions import model as suggestions
 from bot.suggestions.blocks import suggestion_card
@@ -132,7 +132,13 @@ class Followups:
             PUBLISH: Handler(self.publish, self.publish_gave_up, max_attempts=PUBLISH_ATTEMPTS),
             REDRAW: Handler(self.redraw, max_attempts=8),
             NOTIFY: Handler(self.notify, max_attempts=8),
+            watching.SETTLE_JOB: Handler(self.settle_watch_notices, max_attempts=24),
         }
+
+    def settle_watch_notices(self, db: sqlite_utils.Database, job: Job) -> None:
+        from bot.slack.client import make_web_client
+
+        watching.settle_job(db, make_web_client(self.settings, retries=False))
 
     # --- suggestion.publish ----------------------------------------------------------------------------
 

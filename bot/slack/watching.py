@@ -9,15 +9,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlite_utils
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import outbox
 from bot.slack import blocks, mrkdwn
 from bot.slack.blocks import Block, Message, context, fit, join_limited, section
+from bot.slack.client import already_posted, notice_metadata
 from bot.slack.ids import COMMAND
-from bot.watches.model import MAX_WATCHES, Notice, Watch, add_watch, claim_notices, finish_notice, list_watches
+from bot.watches.model import (
+    MAX_WATCHES,
+    UNKNOWN_AFTER_SECONDS,
+    Notice,
+    Watch,
+    add_watch,
+    claim_notices,
+    finish_notice,
+    list_watches,
+    settle,
+    still_sending,
+    unsettled,
+)
 from bot.watches.model import remove_watch as remove
 
 log = logging.getLogger("bot.slack.watching")
@@ -79,26 +94,69 @@ def notice_message(notice: Notice) -> Message:
 def deliver_notices(db: sqlite_utils.Database, client: WebClient) -> int:
     """Send every pending notice, one direct message per person; returns how many were sent.
 
-    ``client`` must not retry blindly: a timed-out post may have arrived, and nobody is told twice."""
+    ``client`` must not retry blindly. Each message carries its notice's key (Slack message metadata). A
+    send whose outcome is unknown (a timeout, a dropped connection, a process stopped mid-send) stays
+    ``sending``; a later delivery (:func:`settle_unknown`, first thing) reads the DM back: there, it was
+    sent; not there, it goes out again; unreadable, it waits. Nobody is told twice, and nothing is lost."""
+    settle_unknown(db, client)
     notices = claim_notices(db)
-    if not notices:
-        return 0
     sent = 0
     for notice in notices:
         if not notice.papers:
             finish_notice(db, notice, sent=True)
             continue
         try:
-            client.chat_postMessage(channel=notice.user_id, unfurl_links=False, **notice_message(notice).payload())
+            client.chat_postMessage(
+                channel=notice.user_id,
+                unfurl_links=False,
+                metadata=notice_metadata(notice.key),
+                **notice_message(notice).payload(),
+            )
         except SlackApiError as error:
             code = str(error.response.get("error")) if error.response is not None else "error"
             log.warning("watch DM to %s refused: %s", notice.user_id, code)
             finish_notice(db, notice, sent=False, error=code)
             continue
-        except Exception as error:
-            log.warning("watch DM to %s: outcome unknown: %s", notice.user_id, error)
-            finish_notice(db, notice, sent=False, error=f"unknown: {error.__class__.__name__}")
+        except Exception as error:  # the outcome is unknown: it may have arrived
+            log.warning("watch DM to %s: outcome unknown (%s); its DM is read back later", notice.user_id, error)
             continue
         finish_notice(db, notice, sent=True)
         sent += 1
+    if still_sending(db):  # unknown outcomes, or another run's (stopped mid-send): read back later
+        _settle_later(db)
     return sent
+
+
+def settle_unknown(db: sqlite_utils.Database, client: WebClient, *, now: datetime | None = None) -> int:
+    """Read back the DM of each notice whose send's outcome is unknown: ``sent`` when its message is
+    there, ``pending`` (sent by this delivery) when it is not; left as it is when the DM cannot be read.
+    Returns how many are still unknown."""
+    left = 0
+    for key, user_id, claimed in unsettled(db, now=now):
+        try:
+            arrived = already_posted(client, user_id, key, oldest=claimed - 60)
+        except Exception as error:  # Slack unreachable or refusing: still unknown, looked at next time
+            log.info("watch DM to %s: cannot read the conversation back yet: %s", user_id, error)
+            left += 1
+            continue
+        settle(db, key, "sent" if arrived else "pending")
+        log.info("watch DM to %s %s", user_id, "had arrived" if arrived else "had not arrived: sending it again")
+    return left
+
+
+SETTLE_JOB = "watch.settle"
+"""The outbox job (lane ``slack``) that settles notices whose outcome is unknown once they may be read back;
+``serve``'s workers run it (bot.slack.followups), whichever process enqueued it."""
+
+
+def _settle_later(db: sqlite_utils.Database) -> None:
+    outbox.enqueue(db, SETTLE_JOB, {}, lane="slack", merge_key=SETTLE_JOB, delay=UNKNOWN_AFTER_SECONDS + 5)
+    outbox.wake()
+
+
+def settle_job(db: sqlite_utils.Database, client: WebClient) -> None:
+    """The :data:`SETTLE_JOB` job: settle what can be, send what did not arrive; try again while a DM cannot
+    be read back."""
+    deliver_notices(db, client)
+    if unsettled(db):
+        raise outbox.Retry("a watch DM's outcome is still unknown")

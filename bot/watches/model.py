@@ -12,8 +12,10 @@ send one.
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import sqlite_utils
 
@@ -41,6 +43,8 @@ class Notice:
 
     user_id: str
     papers: tuple[tuple[PaperView, str], ...]
+    key: str
+    """The message's key, in its Slack metadata: how to find it in the DM when a send's outcome is unknown."""
 
 
 def _now() -> str:
@@ -146,32 +150,79 @@ def _insert_notices(db: sqlite_utils.Database, rows: list[tuple[str, int, str, s
 
 
 def claim_notices(db: sqlite_utils.Database) -> list[Notice]:
-    """Take every pending notice (marked ``sending``), grouped by person: one message each."""
+    """Take every pending notice (marked ``sending``, with its message's key), grouped by person: one
+    message each."""
+    claimed_at = _now()
+    claim = secrets.token_hex(6)  # each claim's messages are new ones, however soon after the last
     with write_transaction(db):
         rows = db.conn.execute(
             "SELECT user_id, paper_id, words FROM watch_notices WHERE status = 'pending' ORDER BY user_id, month,"
             " paper_id"
         ).fetchall()
-        db.conn.execute("UPDATE watch_notices SET status = 'sending' WHERE status = 'pending'")
-    by_user: dict[str, list[tuple[int, str]]] = {}
-    for user_id, paper_id, words in rows:
-        by_user.setdefault(str(user_id), []).append((int(paper_id), str(words)))
+        by_user: dict[str, list[tuple[int, str]]] = {}
+        for user_id, paper_id, words in rows:
+            by_user.setdefault(str(user_id), []).append((int(paper_id), str(words)))
+        db.conn.executemany(
+            "UPDATE watch_notices SET status = 'sending', message_key = ?, claimed_at = ?"
+            " WHERE status = 'pending' AND user_id = ?",
+            [(_message_key(user_id, claim), claimed_at, user_id) for user_id in by_user],
+        )
     notices = []
     for user_id, items in by_user.items():
         papers = {paper.paper_id: paper for paper in catalog.get_papers(db, [paper_id for paper_id, _ in items])}
         notices.append(
-            Notice(user_id, tuple((papers[paper_id], words) for paper_id, words in items if paper_id in papers))
+            Notice(
+                user_id,
+                tuple((papers[paper_id], words) for paper_id, words in items if paper_id in papers),
+                _message_key(user_id, claim),
+            )
         )
     return notices
 
 
+def _message_key(user_id: str, claim: str) -> str:
+    return f"watch:{user_id}:{claim}"
+
+
 def finish_notice(db: sqlite_utils.Database, notice: Notice, *, sent: bool, error: str | None = None) -> None:
-    """Close a claimed notice: ``sent``, or ``failed`` with why. A failed one is never sent again: a send
-    whose outcome is unknown may have arrived, and twice is worse than once missed."""
-    ids = json.dumps([paper.paper_id for paper, _ in notice.papers])
+    """Close a claimed notice: ``sent``, or ``failed`` with why (Slack refused it: never sent again). A
+    send whose outcome is unknown is not finished: it stays ``sending`` for :func:`settle_unknown`."""
+    settle(db, notice.key, "sent" if sent else "failed", error)
+
+
+def settle(
+    db: sqlite_utils.Database, key: str, status: Literal["sent", "failed", "pending"], error: str | None = None
+) -> None:
+    """Close the notices sent as message ``key``: ``sent``, ``failed``, or ``pending`` again (it did not
+    arrive: the next delivery sends it)."""
     with write_transaction(db):
         db.conn.execute(
-            "UPDATE watch_notices SET status = ?, sent_at = ?, error = ? WHERE user_id = ? AND status = 'sending'"
-            " AND paper_id IN (SELECT value FROM json_each(?))",
-            ["sent" if sent else "failed", _now() if sent else None, error, notice.user_id, ids],
+            "UPDATE watch_notices SET status = ?, sent_at = ?, error = ?,"
+            " message_key = CASE WHEN ? = 'pending' THEN NULL ELSE message_key END"
+            " WHERE status = 'sending' AND message_key = ?",
+            [status, _now() if status == "sent" else None, error, status, key],
         )
+
+
+UNKNOWN_AFTER_SECONDS = 120.0
+"""A notice still ``sending`` this long after its claim: its send's outcome is unknown (a timeout, a
+dropped connection, a process that stopped mid-send), so its DM is read back before anything else."""
+
+
+def unsettled(db: sqlite_utils.Database, *, now: datetime | None = None) -> list[tuple[str, str, float]]:
+    """``(key, user_id, claimed at as Unix seconds)`` of each message whose outcome is unknown."""
+    cutoff = ((now or datetime.now(UTC)) - timedelta(seconds=UNKNOWN_AFTER_SECONDS)).isoformat(timespec="seconds")
+    return [
+        (str(key), str(user_id), datetime.fromisoformat(str(claimed)).timestamp())
+        for key, user_id, claimed in db.execute(
+            "SELECT message_key, min(user_id), min(claimed_at) FROM watch_notices WHERE status = 'sending'"
+            " AND (claimed_at IS NULL OR claimed_at <= ?) GROUP BY message_key",
+            [cutoff],
+        )
+        if key is not None
+    ]
+
+
+def still_sending(db: sqlite_utils.Database) -> bool:
+    """Whether any notice is claimed and not settled (being sent now, or its send's outcome unknown)."""
+    return db.execute("SELECT 1 FROM watch_notices WHERE status = 'sending' LIMIT 1").fetchone() is not None
