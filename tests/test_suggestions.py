@@ -39,7 +39,7 @@ from tests.fakes.signing import (
     shortcut_payload,
     view_submission_payload,
 )
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, message_block_errors
 
 CHANNEL = "C0PAPERS"
 ROUNDUP = "C0ROUNDUP"
@@ -538,3 +538,51 @@ def test_when_arxiv_never_answers_the_follow_up_finally_gives_up_and_says_so(
     status = connect(db_path).execute("SELECT status FROM outbox WHERE kind = ?", [followups.PUBLISH]).fetchone()[0]
     assert status == "failed"
     assert [s.arxiv_id for s in suggestions.open_suggestions(connect(db_path))] == ["2305.06666"]  # still listed
+
+
+# --- long lists say what they leave out -----------------------------------------------------------------------
+
+
+def _listed(n: int, votes: int) -> suggestions.Suggestion:
+    return suggestions.Suggestion(
+        n, f"2305.{n:05d}", "U1", "", "now", votes, (), f"Paper {n}", (), None, None, None, None, None
+    )
+
+
+def test_long_lists_and_the_home_tab_say_how_many_they_leave_out(tmp_path: Path) -> None:
+    from bot.digest import catalog
+    from bot.suggestions.blocks import home_view, suggestion_list
+
+    ranked = [_listed(n, 20 - n) for n in range(1, 18)]
+    listed = json.dumps(suggestion_list(ranked).payload())
+    assert "Paper 15" in listed and "Paper 16" not in listed and "2 more with fewer votes are not listed." in listed
+    digest_file = tmp_path / "2023-05.md"
+    digest_file.write_text(
+        "".join(f"## {n}. Paper number {n}\nAda Lovelace, Alan Turing\nIt does thing {n}.\n\n" for n in range(1, 26)),
+        encoding="utf-8",
+    )
+    db = connect(tmp_path / "home.db")
+    load_file(db, digest_file)
+    home = home_view(catalog.get_digest(db, "2023-05"), ranked, [_listed(n, 0) for n in range(1, 13)], admin=True)
+    text = json.dumps(home, ensure_ascii=False)
+    assert "Paper number 20" in text and "Paper number 21" not in text
+    assert "… and 5 more: `/paper list 2023-05`" in text
+    assert "2 more with fewer votes are not listed." in text
+    assert "… and 2 older" in text
+    assert message_block_errors(home["blocks"]) == []  # (stricter than a view: 50 blocks)
+    assert len(home["blocks"]) <= 100
+
+
+def test_a_card_names_how_many_cited_works_it_leaves_out() -> None:
+    from bot.digest.references import CitedWork
+    from bot.slack.blocks import cites_block
+
+    works = [
+        CitedWork("2023-01", n, f"Work {n}", (), 2021, archive_paper_id=n if n <= 7 else None) for n in range(1, 16)
+    ]
+    block = cites_block(works)
+    assert block is not None
+    assert "[12] Work 12" in block["text"]["text"] and "[13]" not in block["text"]["text"]
+    assert block["text"]["text"].endswith(" · and 3 more (the menu opens the first 5 of the 7 in the archive)")
+    assert len(block["accessory"]["options"]) == 5
+    assert cites_block(works[:3]) is not None and "more" not in cites_block(works[:3])["text"]["text"]  # type: ignore[index]

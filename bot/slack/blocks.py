@@ -217,12 +217,15 @@ def paper_card(
 
 
 MAX_CITES_SHOWN = 12
+"""Cited works named on a card's "Cites:" line; the rest are counted."""
+MAX_MENU_OPTIONS = 5
+"""Options in an overflow menu (Slack's limit)."""
 
 
 def overflow(action_id: str, options: Sequence[tuple[str, str | None, str | None]]) -> Block:
     """An overflow menu; each option is (label, value, url), 2 to 5 of them (Slack's limits)."""
     built = []
-    for index, (label, value, url) in enumerate(options[:5]):
+    for index, (label, value, url) in enumerate(options[:MAX_MENU_OPTIONS]):
         option: Block = {
             "text": {"type": "plain_text", "text": mrkdwn.plain(label)[:75], "emoji": True},
             "value": (value or f"link{index}")[:150],
@@ -267,9 +270,15 @@ def cites_block(cites: Sequence[CitedWork]) -> Block | None:
     """The card's "Cites:" line; cited works that are archive papers can be opened from its menu."""
     if not cites:
         return None
-    lines = join_limited([cited_work_line(work) for work in cites[:MAX_CITES_SHOWN]], SECTION_LIMIT - 20)
-    block = section("*Cites:* " + lines[0].replace("\n", " · "))
+    lines = join_limited([cited_work_line(work) for work in cites[:MAX_CITES_SHOWN]], SECTION_LIMIT - 200)
+    text = "*Cites:* " + lines[0].replace("\n", " · ")
+    more = len(cites) - (lines[0].count("\n") + 1)
+    if more > 0:
+        text += f" · and {more} more"
     in_archive = [work for work in cites if work.archive_paper_id is not None]
+    if len(in_archive) > MAX_MENU_OPTIONS:
+        text += f" (the menu opens the first {MAX_MENU_OPTIONS} of the {len(in_archive)} in the archive)"
+    block = section(text)
     if len(in_archive) == 1:  # an overflow menu needs two options at least
         work = in_archive[0]
         block["accessory"] = button(

@@ -23,6 +23,17 @@ from bot.suggestions.model import MAX_WHY_CHARS, Suggestion
 
 ABSTRACT_GIST_CHARS = 300
 MAX_LISTED = 15
+"""Suggestions listed (by votes); the rest are counted."""
+HOME_DIGEST_PAPERS = 20
+"""Papers of the latest digest on the App Home; the rest are counted, with the command that lists them."""
+HOME_OWN_LISTED = 10
+"""A person's own suggestions on the App Home, newest first; older ones are counted."""
+
+
+def _unlisted(total: int) -> str:
+    """``"3 more with fewer votes are not listed. "`` when there are more than :data:`MAX_LISTED`."""
+    more = total - MAX_LISTED
+    return f"{more} more with fewer votes {'is' if more == 1 else 'are'} not listed. " if more > 0 else ""
 
 
 def _authors(suggestion: Suggestion) -> str:
@@ -92,7 +103,10 @@ def suggestion_list(suggestions: Sequence[Suggestion]) -> Message:
         block = section(line)
         block["accessory"] = vote_button(suggestion)
         blocks.append(block)
-    blocks.append(context(f"The top 5 become the roundup's team picks. `{COMMAND} suggest ID [why]` adds one."))
+    unlisted = _unlisted(len(suggestions))
+    blocks.append(
+        context(f"{unlisted}The top 5 become the roundup's team picks. `{COMMAND} suggest ID [why]` adds one.")
+    )
     text = f"{len(suggestions)} suggestions for the next roundup"
     return Message(text=text, blocks=tuple(blocks))
 
@@ -168,10 +182,13 @@ def home_view(
     if digest is not None:
         lines = [
             f"{p.position}. {mrkdwn.link(p.link, mrkdwn.truncate(p.title, 150)) if p.link else fit(p.title, 150)}"
-            for p in digest.papers[:20]
+            for p in digest.papers[:HOME_DIGEST_PAPERS]
         ]
         # Whole lines only: a cut through "<url|label>" would show raw markup.
-        shown = join_limited([f"*Latest digest: {digest.month}*", *lines], 3000)[0]
+        shown = join_limited([f"*Latest digest: {digest.month}*", *lines], 2900)[0]
+        more = len(digest.papers) - shown.count("\n")
+        if more > 0:
+            shown += f"\n… and {more} more: `{COMMAND} list {digest.month}`"
         blocks.append(section(shown))
     else:
         blocks.append(section("No digest loaded yet."))
@@ -192,10 +209,12 @@ def home_view(
         if admin:
             elements.append(button("Remove", ACTION_REMOVE, str(suggestion.id), style="danger"))
         blocks.append(actions(*elements, block_id=f"home_suggestion_{suggestion.id}"))
+    if len(ranked) > MAX_LISTED:
+        blocks.append(context(_unlisted(len(ranked)).strip()))
     blocks.append({"type": "divider"})
     if own:
         own_lines: list[str] = []
-        for suggestion in own[:10]:
+        for suggestion in own[:HOME_OWN_LISTED]:
             state = (
                 "removed"
                 if suggestion.removed_by
@@ -205,7 +224,11 @@ def home_view(
             )
             own_lines.append(f"• {_title(suggestion)} ({mrkdwn.escape(state)})")
         # Whole lines only: a cut through "<url|label>" would show raw markup.
-        blocks.append(section(join_limited(["*Your suggestions*", *own_lines], 3000)[0]))
+        mine = join_limited(["*Your suggestions*", *own_lines], 2900)[0]
+        more = len(own) - mine.count("\n")
+        if more > 0:
+            mine += f"\n… and {more} older"
+        blocks.append(section(mine))
     else:
         blocks.append(section("*Your suggestions*\nYou have not suggested a paper yet."))
     return {"type": "home", "blocks": blocks[:100]}
