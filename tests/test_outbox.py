@@ -322,7 +322,9 @@ def test_a_direct_message_whose_try_timed_out_is_found_not_sent_again(
     first = outbox.run_one(db, "slack", handlers)
     assert first is not None and outbox.pending(db, NOTIFY) == 1  # to be tried again
     fake.wait_for(lambda: fake.messages("D0ALICE"))  # the late message lands
-    outbox.run_one(db, "slack", handlers, replace(first, attempts=2))  # the retry, once its backoff is over
+    monkeypatch.undo()  # the retry, once its backoff is over, by a worker with Slack's usual deadline
+    handlers = Followups(settings).handlers()
+    outbox.run_one(db, "slack", handlers, replace(first, attempts=2))
     assert [m["text"] for m in fake.messages("D0ALICE")] == ["Your card is up"]
     assert outbox.pending(db, NOTIFY) == 0
     assert fake.calls("conversations.open")[0].params["users"] == "U0ALICE"
