@@ -586,3 +586,17 @@ def test_a_card_names_how_many_cited_works_it_leaves_out() -> None:
     assert block["text"]["text"].endswith(" · and 3 more (the menu opens the first 5 of the 7 in the archive)")
     assert len(block["accessory"]["options"]) == 5
     assert cites_block(works[:3]) is not None and "more" not in cites_block(works[:3])["text"]["text"]  # type: ignore[index]
+
+
+def test_the_counts_are_of_every_suggestion_not_of_those_fetched(tmp_path: Path) -> None:
+    from bot.slack.replies import paper_reply
+
+    db = connect(tmp_path / "many.db")
+    load_file(db, SHIPPED_DIGEST)
+    db.conn.executemany(
+        "INSERT INTO suggestions (arxiv_id, suggested_by, created_at) VALUES (?, 'U1', 'now')",
+        [(f"2305.{n:05d}",) for n in range(1, 81)],
+    )
+    listed = json.dumps(paper_reply(db, "suggestions").payload())
+    assert "(80), most votes first" in listed and "65 more with fewer votes are not listed." in listed
+    assert suggestions.count_open(db) == 80 and suggestions.count_user(db, "U1") == 80

@@ -24,7 +24,7 @@ from bot.search.related import related_papers
 from bot.slack import blocks, card_blocks, mrkdwn
 from bot.slack.blocks import Message
 from bot.suggestions.blocks import suggestion_list
-from bot.suggestions.model import open_suggestions
+from bot.suggestions.model import count_open, open_suggestions
 
 log = logging.getLogger("bot.slack.replies")
 
@@ -41,7 +41,7 @@ def paper_reply(db: sqlite_utils.Database, text: str) -> Message:
     if word == "list":
         return list_reply(db, rest)
     if word == "suggestions":
-        return suggestion_list(open_suggestions(db))
+        return suggestion_list(open_suggestions(db), count_open(db))
     if word == "cite":
         return cite_reply(db, rest)
     if word == "suggest":

@@ -87,12 +87,13 @@ def suggestion_card(suggestion: Suggestion) -> Message:
     return Message(text=text, blocks=tuple(blocks))
 
 
-def suggestion_list(suggestions: Sequence[Suggestion]) -> Message:
+def suggestion_list(suggestions: Sequence[Suggestion], total: int | None = None) -> Message:
     """``/paper suggestions``: the open suggestions ranked by votes, with who suggested them."""
     if not suggestions:
         body = f"No suggestions for the next roundup yet. Suggest one: `{COMMAND} suggest ARXIV_ID_OR_URL [why]`."
         return Message(text="No suggestions yet.", blocks=(section(body),))
-    blocks: list[Block] = [section(f"*Suggestions for the next roundup* ({len(suggestions)}), most votes first:")]
+    total = len(suggestions) if total is None else total
+    blocks: list[Block] = [section(f"*Suggestions for the next roundup* ({total}), most votes first:")]
     for rank, suggestion in enumerate(suggestions[:MAX_LISTED], start=1):
         line = (
             f"{rank}. {_title(suggestion)} · {_votes(suggestion.votes)} · "
@@ -103,11 +104,11 @@ def suggestion_list(suggestions: Sequence[Suggestion]) -> Message:
         block = section(line)
         block["accessory"] = vote_button(suggestion)
         blocks.append(block)
-    unlisted = _unlisted(len(suggestions))
+    unlisted = _unlisted(total)
     blocks.append(
         context(f"{unlisted}The top 5 become the roundup's team picks. `{COMMAND} suggest ID [why]` adds one.")
     )
-    text = f"{len(suggestions)} suggestions for the next roundup"
+    text = f"{total} suggestions for the next roundup"
     return Message(text=text, blocks=tuple(blocks))
 
 
@@ -175,9 +176,16 @@ def suggest_modal(
 
 
 def home_view(
-    digest: DigestView | None, ranked: Sequence[Suggestion], own: Sequence[Suggestion], *, admin: bool
+    digest: DigestView | None,
+    ranked: Sequence[Suggestion],
+    own: Sequence[Suggestion],
+    *,
+    admin: bool,
+    ranked_total: int | None = None,
+    own_total: int | None = None,
 ) -> dict[str, Any]:
-    """The App Home tab: the latest digest, the ranked suggestions (admins can remove), the user's own."""
+    """The App Home tab: the latest digest, the ranked suggestions (admins can remove), the user's own.
+    ``ranked_total`` / ``own_total``: how many there are when the lists given are the first of them."""
     blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": "paperbot"}}]
     if digest is not None:
         lines = [
@@ -209,8 +217,9 @@ def home_view(
         if admin:
             elements.append(button("Remove", ACTION_REMOVE, str(suggestion.id), style="danger"))
         blocks.append(actions(*elements, block_id=f"home_suggestion_{suggestion.id}"))
-    if len(ranked) > MAX_LISTED:
-        blocks.append(context(_unlisted(len(ranked)).strip()))
+    ranked_total = len(ranked) if ranked_total is None else ranked_total
+    if ranked_total > MAX_LISTED:
+        blocks.append(context(_unlisted(ranked_total).strip()))
     blocks.append({"type": "divider"})
     if own:
         own_lines: list[str] = []
@@ -225,7 +234,7 @@ def home_view(
             own_lines.append(f"• {_title(suggestion)} ({mrkdwn.escape(state)})")
         # Whole lines only: a cut through "<url|label>" would show raw markup.
         mine = join_limited(["*Your suggestions*", *own_lines], 2900)[0]
-        more = len(own) - mine.count("\n")
+        more = (len(own) if own_total is None else own_total) - mine.count("\n")
         if more > 0:
             mine += f"\n… and {more} older"
         blocks.append(section(mine))

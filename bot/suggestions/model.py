@@ -176,6 +176,18 @@ def enqueue_redraw(db: sqlite_utils.Database, suggestion_id: int) -> None:
     outbox.enqueue(db, REDRAW_JOB, {"suggestion_id": suggestion_id}, lane="slack", merge_key=f"card:{suggestion_id}")
 
 
+def count_open(db: sqlite_utils.Database) -> int:
+    """How many suggestions are open (:func:`open_suggestions` returns the first ``limit``)."""
+    return int(
+        db.execute("SELECT count(*) FROM suggestions WHERE included_in IS NULL AND removed_by IS NULL").fetchone()[0]
+    )
+
+
+def count_user(db: sqlite_utils.Database, user_id: str) -> int:
+    """How many suggestions ``user_id`` ever made (:func:`user_suggestions` returns the newest ``limit``)."""
+    return int(db.execute("SELECT count(*) FROM suggestions WHERE suggested_by = ?", [user_id]).fetchone()[0])
+
+
 def user_suggestions(db: sqlite_utils.Database, user_id: str, limit: int = 20) -> list[Suggestion]:
     rows = db.execute(_SELECT + " WHERE s.suggested_by = ? ORDER BY s.id DESC LIMIT ?", [user_id, limit]).fetchall()
     return [_suggestion(row) for row in rows]

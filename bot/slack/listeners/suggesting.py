@@ -74,6 +74,8 @@ def publish_home(services: Services, client: WebClient, user_id: str) -> None:
         suggestions.open_suggestions(db),
         suggestions.user_suggestions(db, user_id),
         admin=user_id in services.settings.admins,
+        ranked_total=suggestions.count_open(db),
+        own_total=suggestions.count_user(db, user_id),
     )
     from bot.slack.watching import home_blocks
     from bot.watches.model import list_watches
@@ -158,7 +160,8 @@ def vote(body: dict[str, Any], respond: Respond, context: BoltContext, client: W
     if container == "view":
         publish_home(services, client, user_id)
     elif (body.get("container") or {}).get("is_ephemeral"):
-        listing = suggestion_list(suggestions.open_suggestions(services.db()))
+        db = services.db()
+        listing = suggestion_list(suggestions.open_suggestions(db), suggestions.count_open(db))
         respond(response_type="ephemeral", replace_original=True, **listing.payload())
     elif container == "message_attachment":  # the Vote button of an arXiv link's unfurl
         refresh_unfurl(services, client, body)
