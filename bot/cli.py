@@ -412,7 +412,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         except DigestError as error:
             print(f"error: {error}", file=sys.stderr)
             failures += 1
-    db = _database_to_load_into(settings, sources, dry_run=args.dry_run)
+    db = _database_to_load_into(settings, sources, args.month, dry_run=args.dry_run)
     if not args.replace:
         _refuse_same_month(db, sources, args.month, month_from_name)
     months: list[str] = []
@@ -436,7 +436,9 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _database_to_load_into(settings: Settings, sources: list[Source], *, dry_run: bool) -> sqlite_utils.Database:
+def _database_to_load_into(
+    settings: Settings, sources: list[Source], month: str | None, *, dry_run: bool
+) -> sqlite_utils.Database:
     """The database at ``PAPERBOT_DB``; but where none exists yet and this load would write nothing (a dry
     run, or no source that parses), an empty in-memory one: a load that loads nothing leaves no new file."""
     from bot.digest.intake import parse_source
@@ -446,7 +448,7 @@ def _database_to_load_into(settings: Settings, sources: list[Source], *, dry_run
 
     def parses(source: Source) -> bool:
         try:
-            parse_source(source)
+            parse_source(source, month)  # ``--month`` may be all that names its month
         except DigestError:
             return False
         return True

@@ -235,3 +235,14 @@ def test_a_dry_run_on_a_fresh_path_reports_and_leaves_no_database(
     assert not db_path.exists()
     code, out, _ = run_cli(capsys, "load", "--no-enrich", str(SHIPPED_DIGEST))
     assert code == 0 and "10 added" in out and db_path.exists()
+
+
+def test_a_first_load_whose_month_only_the_option_names_is_stored(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = tmp_path / "picks.txt"
+    plain.write_text("1. A Title\nAda Lovelace, Alan Turing.\nSummary.\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "load", "--no-enrich", "--month", "2023-07", str(plain))
+    assert code == 0 and "2023-07: 1 paper: 1 added" in out, err
+    assert db_path.exists()
+    assert connect(db_path).execute("SELECT month FROM digests").fetchall() == [("2023-07",)]
