@@ -479,17 +479,18 @@ def _refuse_same_month(
 
 
 def _after_load(db: sqlite_utils.Database, settings: Settings, months: list[str], noted: int, *, enrich: bool) -> None:
-    """The search index merged if loads left it in segments (a running ``serve`` reads the same file), arXiv
-    metadata for what was loaded, then the watch notices the loads recorded (DMs when Slack is configured)."""
-    if months:
-        from bot.db import merge_search_index
-
-        merge_search_index(db)
+    """arXiv metadata for what was loaded, the search index merged if the loads and the metadata left it in
+    segments (a running ``serve`` reads the same file), then the watch notices the loads recorded (DMs when
+    Slack is configured)."""
     if months and enrich:
         from bot.arxiv.enrich import enrich_after_load
 
         sys.stdout.flush()
         enrich_after_load(db, settings, months, out=sys.stderr)
+    if months:
+        from bot.db import merge_search_index
+
+        merge_search_index(db)
     if noted:
         if settings.slack_bot_token:
             from bot.slack.client import make_web_client

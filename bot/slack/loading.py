@@ -13,7 +13,7 @@ import logging
 import re
 import sqlite3
 
-from bot.db import DatabaseProblem, classify, merge_search_index, path_of
+from bot.db import DatabaseProblem, classify, path_of
 from bot.digest.parse import DigestError, validate_month
 from bot.digest.store import LoadResult, RemovalRefused, load_source, name_titles
 from bot.digest.versions import Provenance, Source, StaleStagedLoad, claim_staged, stage, unstage
@@ -96,7 +96,6 @@ def load_for_admin(services: Services, source: Source, month: str | None, user_i
         return refusal_message(refused, stage(db, refused.month, source, user_id))
     except DigestError as error:
         return blocks.notice(str(error))
-    merge_search_index(services.db())  # the serving process's searches probe every segment a load adds
     notify_watchers(services, result)
     return result_message(result)
 
@@ -125,7 +124,6 @@ def replace_staged(services: Services, staged_id: int, user_id: str) -> Message:
             log.error("staged load %s could not be put back to waiting: %s", staged_id, again)
             return blocks.notice(f"{_reason(problem)} The Replace was not done; load the digest again.")
         return blocks.notice(f"{_reason(problem)} Nothing was replaced: click Replace again once that is fixed.")
-    merge_search_index(services.db())  # the serving process's searches probe every segment a load adds
     notify_watchers(services, result)
     return result_message(result, how="Replaced")
 
