@@ -329,11 +329,15 @@ def test_a_direct_message_whose_try_timed_out_is_found_not_sent_again(
     assert outbox.pending(db, NOTIFY) == 0
     assert fake.calls("conversations.open")[0].params["users"] == "U0ALICE"
 
-    # A try that really failed (refused before Slack posted anything) is sent on the retry.
+    # A 503 (Slack may or may not have posted it) is not retried blindly by the client: one call, then the
+    # job's own retry reads the DM back and, the message not being there, sends it.
     outbox.enqueue(db, NOTIFY, {"tell": {"dm": "U0BOB"}, "text": "Your vote counted"}, lane="slack", once_key="b")
-    fake.error("chat.postMessage", "internal_error")
+    fake.fail("chat.postMessage", status=503, retry_after=None, times=3)
+    posts = len(fake.calls("chat.postMessage"))
     second = outbox.run_one(db, "slack", handlers)
     assert second is not None and fake.messages("D0BOB") == []
+    assert len(fake.calls("chat.postMessage")) == posts + 1
+    fake.clear_faults()
     outbox.run_one(db, "slack", handlers, replace(second, attempts=2))
     [message] = fake.messages("D0BOB")
     assert message["text"] == "Your vote counted"

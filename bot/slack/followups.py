@@ -109,8 +109,7 @@ class Followups:
         self._deadlines: set[threading.Event] = set()
 
     def client(self) -> WebClient:
-        """A client that retries rate limits and server errors: a redraw may be repeated (it draws the same);
-        an ordinary message to a user carries a once-key, and its retry first looks for it (``_post_once``)."""
+        """A client that retries rate limits and server errors (a redraw may be repeated: it draws the same)."""
         from bot.slack.client import make_web_client
 
         if getattr(self._local, "client", None) is None:
@@ -394,7 +393,9 @@ class Followups:
         if once.retried and already_posted(self.client(), channel, once.key, oldest=once.since - 60):
             log.info("%s: the earlier try arrived after all; not sent again", once.key)
             return
-        self.client().chat_postMessage(channel=channel, metadata=notice_metadata(once.key), **message)
+        # No blind retry inside the client (a 5xx or a dropped connection may come after Slack posted it):
+        # the job's own retry reads the DM back first.
+        self.posting_client().chat_postMessage(channel=channel, metadata=notice_metadata(once.key), **message)
 
 
 @dataclass(frozen=True)
