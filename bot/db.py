@@ -563,11 +563,14 @@ def m060_staged_load_base(db: sqlite_utils.Database) -> None:
 def m061_watch_notice_keys(db: sqlite_utils.Database) -> None:
     """A watch notice being sent remembers its message's key (in the message's Slack metadata) and when
     it was claimed: a send whose outcome is unknown stays ``sending`` until the DM, read back, says
-    whether it arrived (then ``sent``, or ``pending`` again)."""
+    whether it arrived (then ``sent``, or ``pending`` again). Notices left ``sending`` before (a run that
+    stopped mid-send) carry no key to look for: they are closed as failed, as that run would have."""
     db.executescript(
         """
         ALTER TABLE watch_notices ADD COLUMN message_key TEXT;
         ALTER TABLE watch_notices ADD COLUMN claimed_at TEXT;
+        UPDATE watch_notices SET status = 'failed', error = 'unknown: stopped while sending'
+            WHERE status = 'sending';
         """
     )
 

@@ -431,3 +431,69 @@ def test_a_watch_dm_whose_outcome_is_unknown_is_read_back_not_sent_twice_nor_los
     assert "A Watermark for Large Language Models" in message["text"] + str(message.get("blocks"))
     assert message["metadata"]["event_payload"]["key"].startswith("watch:U0BOB:")
     assert bob.key != message["metadata"]["event_payload"]["key"]  # claimed again, as a new message
+
+
+def test_a_send_under_way_and_a_read_back_never_both_send_a_watch_dm(fake: FakeSlack, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.watches.model import add_watch, claim_notices, settle, stamp_sending, unsettled
+
+    db = connect(tmp_path / "race.db")
+    add_watch(db, "U0BOB", "watermark")
+    load_file(db, SHIPPED_DIGEST)
+    [bob] = claim_notices(db)
+    long_ago = (datetime.now(UTC) - timedelta(minutes=3)).isoformat(timespec="seconds")
+    status = "SELECT status FROM watch_notices"
+    # A delivery claimed Bob's notice 3 minutes ago (its earlier sends were slow) and starts his send now,
+    # after another delivery read his DM back and found nothing: that one's "not there" must not stand.
+    db.execute("UPDATE watch_notices SET claimed_at = ?", [long_ago])
+    [seen] = unsettled(db)
+    assert stamp_sending(db, bob.key)
+    settle(db, seen.key, "pending", claimed_at=seen.claimed_at)
+    assert db.execute(status).fetchall() == [("sending",)]
+    # The other order: the read-back closes it first; the slow delivery then must not send it.
+    db.execute("UPDATE watch_notices SET claimed_at = ?", [long_ago])
+    [seen] = unsettled(db)
+    settle(db, seen.key, "pending", claimed_at=seen.claimed_at)
+    assert not stamp_sending(db, bob.key)
+    assert db.execute(status).fetchall() == [("pending",)]
+
+
+def test_the_settle_job_retries_while_a_dm_cannot_be_read_then_gives_up_and_never_enqueues_itself(
+    fake: FakeSlack, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from slack_sdk import WebClient
+
+    from bot import outbox
+    from bot.slack.watching import SETTLE_JOB, settle_job, settle_unknown
+    from bot.watches.model import add_watch, claim_notices
+    from tests.fakes.slack_api import BOT_TOKEN
+
+    db = connect(tmp_path / "settle.db")
+    add_watch(db, "U0BOB", "watermark")
+    load_file(db, SHIPPED_DIGEST)
+    claim_notices(db)  # a run that stopped mid-send
+    db.execute("UPDATE watch_notices SET claimed_at = ?", [(datetime.now(UTC) - timedelta(minutes=3)).isoformat()])
+    client = WebClient(token=BOT_TOKEN, base_url=fake.api_url)
+    fake.error("conversations.history", "internal_error", times=10)
+    with pytest.raises(outbox.Retry):
+        settle_job(db, client)
+    assert outbox.pending(db, SETTLE_JOB) == 0  # the running job is the one to try again: no new job
+    assert fake.messages("D0BOB") == []
+    assert settle_unknown(db, client, now=datetime.now(UTC) + timedelta(days=2)) == 0
+    assert db.execute("SELECT status, error FROM watch_notices").fetchall() == [("failed", "unknown: SlackApiError")]
+    fake.clear_faults()
+    settle_job(db, client)  # nothing left: done
+
+
+def test_a_refused_load_names_the_version_it_would_replace_as_read_in_its_own_transaction(db_file: Path) -> None:
+    from bot.digest.store import RemovalRefused, load_source
+    from bot.digest.versions import Source
+
+    db = connect(db_file)
+    load_file(db, SHIPPED_DIGEST)
+    with pytest.raises(RemovalRefused) as refused:
+        load_source(db, Source("2023-01.txt", _truncated_january()))
+    assert refused.value.current_version == 1

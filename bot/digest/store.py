@@ -41,10 +41,21 @@ class RemovalRefused(DigestError):
     """A reload that would remove papers from a month, or empty the summary or authors of papers it keeps
     (a source cut short), refused (no ``--replace``)."""
 
-    def __init__(self, source: str, month: str, removed: tuple[str, ...], emptied: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        source: str,
+        month: str,
+        removed: tuple[str, ...],
+        emptied: tuple[str, ...] = (),
+        *,
+        current_version: int | None = None,
+    ) -> None:
         self.month = month
         self.removed = removed
         self.emptied = emptied
+        self.current_version = current_version
+        """The month's latest version when the load was refused (read in the refused load's transaction):
+        what a later *Replace* would replace."""
         losses = []
         if removed:
             losses.append(
@@ -318,7 +329,10 @@ def _store(
             if paper_id in existing and _empties(existing[paper_id], paper)
         )
         if (removed_ids or emptied_titles) and not replace:
-            raise RemovalRefused(digest.source, digest.month, removed_titles, emptied_titles)
+            current = conn.execute("SELECT max(version) FROM digest_versions WHERE month = ?", [digest.month])
+            raise RemovalRefused(
+                digest.source, digest.month, removed_titles, emptied_titles, current_version=current.fetchone()[0]
+            )
         added = updated = unchanged = 0
         changed_ids: list[int] = []
         added_ids: list[int] = []

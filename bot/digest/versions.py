@@ -146,12 +146,13 @@ def get_source(db: sqlite_utils.Database, month: str, version: int) -> Source | 
 # --- staged Slack loads --------------------------------------------------------------------------------
 
 
-def stage(db: sqlite_utils.Database, month: str, source: Source, user_id: str) -> int:
-    """Keep a refused Slack load until the admin decides; returns its id (the buttons' value)."""
+def stage(db: sqlite_utils.Database, month: str, source: Source, user_id: str, base_version: int | None) -> int:
+    """Keep a refused Slack load until the admin decides; returns its id (the buttons' value).
+    ``base_version``: the month's latest version when the load was refused, the one a Replace replaces."""
     with write_transaction(db):
         cursor = db.conn.execute(
             "INSERT INTO staged_loads (month, kind, source, url, charset, raw, user_id, created_at, base_version)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT max(version) FROM digest_versions WHERE month = ?))",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 month,
                 source.kind,
@@ -161,7 +162,7 @@ def stage(db: sqlite_utils.Database, month: str, source: Source, user_id: str) -
                 zlib.compress(source.data),
                 user_id,
                 _now(),
-                month,
+                base_version,
             ],
         )
     return int(cursor.lastrowid or 0)

@@ -93,7 +93,7 @@ def load_for_admin(services: Services, source: Source, month: str | None, user_i
     try:
         result = load_source(db, source, month=month, who=Provenance(f"slack {user_id}"))
     except RemovalRefused as refused:
-        return refusal_message(refused, stage(db, refused.month, source, user_id))
+        return refusal_message(refused, stage(db, refused.month, source, user_id, refused.current_version))
     except DigestError as error:
         return blocks.notice(str(error))
     notify_watchers(services, result)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlite_utils
 from slack_sdk import WebClient
@@ -21,6 +21,7 @@ from bot.slack.blocks import Block, Message, context, fit, join_limited, section
 from bot.slack.client import already_posted, notice_metadata
 from bot.slack.ids import COMMAND
 from bot.watches.model import (
+    GIVE_UP_SECONDS,
     MAX_WATCHES,
     UNKNOWN_AFTER_SECONDS,
     Notice,
@@ -30,6 +31,7 @@ from bot.watches.model import (
     finish_notice,
     list_watches,
     settle,
+    stamp_sending,
     still_sending,
     unsettled,
 )
@@ -91,7 +93,7 @@ def notice_message(notice: Notice) -> Message:
     )
 
 
-def deliver_notices(db: sqlite_utils.Database, client: WebClient) -> int:
+def deliver_notices(db: sqlite_utils.Database, client: WebClient, *, settle_later: bool = True) -> int:
     """Send every pending notice, one direct message per person; returns how many were sent.
 
     ``client`` must not retry blindly. Each message carries its notice's key (Slack message metadata). A
@@ -105,6 +107,8 @@ def deliver_notices(db: sqlite_utils.Database, client: WebClient) -> int:
         if not notice.papers:
             finish_notice(db, notice, sent=True)
             continue
+        if not stamp_sending(db, notice.key):
+            continue  # another delivery took it over meanwhile (its send looked lost): it is theirs
         try:
             client.chat_postMessage(
                 channel=notice.user_id,
@@ -122,7 +126,7 @@ def deliver_notices(db: sqlite_utils.Database, client: WebClient) -> int:
             continue
         finish_notice(db, notice, sent=True)
         sent += 1
-    if still_sending(db):  # unknown outcomes, or another run's (stopped mid-send): read back later
+    if settle_later and still_sending(db):  # unknown outcomes, or another run's: read back later
         _settle_later(db)
     return sent
 
@@ -130,17 +134,23 @@ def deliver_notices(db: sqlite_utils.Database, client: WebClient) -> int:
 def settle_unknown(db: sqlite_utils.Database, client: WebClient, *, now: datetime | None = None) -> int:
     """Read back the DM of each notice whose send's outcome is unknown: ``sent`` when its message is
     there, ``pending`` (sent by this delivery) when it is not; left as it is when the DM cannot be read.
-    Returns how many are still unknown."""
+    Returns how many are still unknown. One whose DM cannot be read back for :data:`GIVE_UP_SECONDS` is
+    closed as failed."""
     left = 0
-    for key, user_id, claimed in unsettled(db, now=now):
+    moment = (now or datetime.now(UTC)).timestamp()
+    for message in unsettled(db, now=now):
         try:
-            arrived = already_posted(client, user_id, key, oldest=claimed - 60)
+            arrived = already_posted(client, message.user_id, message.key, oldest=message.since - 60)
         except Exception as error:  # Slack unreachable or refusing: still unknown, looked at next time
-            log.info("watch DM to %s: cannot read the conversation back yet: %s", user_id, error)
+            if moment - message.since >= GIVE_UP_SECONDS:
+                log.warning("watch DM to %s: outcome unknown after a day (%s); given up", message.user_id, error)
+                settle(db, message.key, "failed", f"unknown: {error.__class__.__name__}", claimed_at=message.claimed_at)
+                continue
+            log.info("watch DM to %s: cannot read the conversation back yet: %s", message.user_id, error)
             left += 1
             continue
-        settle(db, key, "sent" if arrived else "pending")
-        log.info("watch DM to %s %s", user_id, "had arrived" if arrived else "had not arrived: sending it again")
+        settle(db, message.key, "sent" if arrived else "pending", claimed_at=message.claimed_at)
+        log.info("watch DM to %s %s", message.user_id, "had arrived" if arrived else "had not: it goes out again")
     return left
 
 
@@ -157,6 +167,6 @@ def _settle_later(db: sqlite_utils.Database) -> None:
 def settle_job(db: sqlite_utils.Database, client: WebClient) -> None:
     """The :data:`SETTLE_JOB` job: settle what can be, send what did not arrive; try again while a DM cannot
     be read back."""
-    deliver_notices(db, client)
-    if unsettled(db):
+    deliver_notices(db, client, settle_later=False)  # this job is the later: it must not enqueue itself
+    if still_sending(db):
         raise outbox.Retry("a watch DM's outcome is still unknown")

@@ -191,38 +191,76 @@ def finish_notice(db: sqlite_utils.Database, notice: Notice, *, sent: bool, erro
 
 
 def settle(
-    db: sqlite_utils.Database, key: str, status: Literal["sent", "failed", "pending"], error: str | None = None
+    db: sqlite_utils.Database,
+    key: str,
+    status: Literal["sent", "failed", "pending"],
+    error: str | None = None,
+    *,
+    claimed_at: str | None = None,
 ) -> None:
     """Close the notices sent as message ``key``: ``sent``, ``failed``, or ``pending`` again (it did not
-    arrive: the next delivery sends it)."""
+    arrive: the next delivery sends it). With ``claimed_at``, only if no delivery stamped them since
+    (:func:`stamp_sending`): a send that started after the DM was read back is that delivery's to close."""
     with write_transaction(db):
         db.conn.execute(
             "UPDATE watch_notices SET status = ?, sent_at = ?, error = ?,"
             " message_key = CASE WHEN ? = 'pending' THEN NULL ELSE message_key END"
-            " WHERE status = 'sending' AND message_key = ?",
-            [status, _now() if status == "sent" else None, error, status, key],
+            " WHERE status = 'sending' AND message_key = ? AND (? IS NULL OR claimed_at = ?)",
+            [status, _now() if status == "sent" else None, error, status, key, claimed_at, claimed_at],
         )
 
 
 UNKNOWN_AFTER_SECONDS = 120.0
-"""A notice still ``sending`` this long after its claim: its send's outcome is unknown (a timeout, a
-dropped connection, a process that stopped mid-send), so its DM is read back before anything else."""
+"""A notice still ``sending`` this long after its send started: its outcome is unknown (a timeout, a
+dropped connection, a process that stopped mid-send), so its DM is read back before anything else. Far
+above the Web API's 10 s deadline: a send under way is never taken for a lost one."""
+GIVE_UP_SECONDS = 86400.0
+"""A notice whose DM still cannot be read back this long after its send is closed as failed."""
 
 
-def unsettled(db: sqlite_utils.Database, *, now: datetime | None = None) -> list[tuple[str, str, float]]:
-    """``(key, user_id, claimed at as Unix seconds)`` of each message whose outcome is unknown."""
+@dataclass(frozen=True)
+class Unsettled:
+    """A message to one person whose send's outcome is unknown."""
+
+    key: str
+    user_id: str
+    claimed_at: str
+    """When its send started (ISO 8601, UTC), as stored: :func:`settle` checks it is unchanged."""
+
+    @property
+    def since(self) -> float:
+        return datetime.fromisoformat(self.claimed_at).timestamp()
+
+
+def unsettled(db: sqlite_utils.Database, *, now: datetime | None = None) -> list[Unsettled]:
+    """Each message whose send started :data:`UNKNOWN_AFTER_SECONDS` ago or more and is not closed."""
     cutoff = ((now or datetime.now(UTC)) - timedelta(seconds=UNKNOWN_AFTER_SECONDS)).isoformat(timespec="seconds")
     return [
-        (str(key), str(user_id), datetime.fromisoformat(str(claimed)).timestamp())
+        Unsettled(str(key), str(user_id), str(claimed))
         for key, user_id, claimed in db.execute(
             "SELECT message_key, min(user_id), min(claimed_at) FROM watch_notices WHERE status = 'sending'"
-            " AND (claimed_at IS NULL OR claimed_at <= ?) GROUP BY message_key",
+            " AND message_key IS NOT NULL AND claimed_at <= ? GROUP BY message_key",
             [cutoff],
         )
-        if key is not None
     ]
 
 
 def still_sending(db: sqlite_utils.Database) -> bool:
     """Whether any notice is claimed and not settled (being sent now, or its send's outcome unknown)."""
-    return db.execute("SELECT 1 FROM watch_notices WHERE status = 'sending' LIMIT 1").fetchone() is not None
+    return (
+        db.execute(
+            "SELECT 1 FROM watch_notices WHERE status = 'sending' AND message_key IS NOT NULL LIMIT 1"
+        ).fetchone()
+        is not None
+    )
+
+
+def stamp_sending(db: sqlite_utils.Database, key: str) -> bool:
+    """Mark the notices of message ``key`` as being sent *now* (their outcome is unknown only
+    :data:`UNKNOWN_AFTER_SECONDS` after this, however long the delivery's earlier messages took). False:
+    another delivery closed them meanwhile (it read the DM back), and this one must not send them."""
+    with write_transaction(db):
+        cursor = db.conn.execute(
+            "UPDATE watch_notices SET claimed_at = ? WHERE status = 'sending' AND message_key = ?", [_now(), key]
+        )
+    return cursor.rowcount > 0
