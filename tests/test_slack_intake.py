@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
+from slack_sdk import WebClient
 
+from bot import outbox
 from bot.db import connect
 from bot.digest.store import load_file
 from bot.slack.ids import ACTION_LOAD_CANCEL, ACTION_LOAD_REPLACE
+from bot.slack.watching import SETTLE_JOB, deliver_notices, settle_job, settle_unknown
+from bot.watches.model import add_watch, claim_notices, record_matches, settle, stamp_sending, unsettled
 from tests.conftest import DATA, SHIPPED_DIGEST
 from tests.fakes.bot_server import RunningBot, bot_settings, running_bot
 from tests.fakes.signing import SIGNING_SECRET, block_actions_payload, event_body, interactive_body, post
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.fakes.web import WebServer, web_server
 from tests.helpers import snapshot
 
@@ -277,7 +283,6 @@ def test_a_load_sends_one_dm_per_watcher_and_never_the_same_paper_twice(
 
     load_source(db, Source("2023-01.txt", _truncated_january()), replace=True)
     restore_version(db, "2023-01", 1)
-    from bot.watches.model import record_matches
 
     assert record_matches(db, [row[0] for row in db.execute("SELECT id FROM papers")]) == 0
     assert len(bot.fake.calls("chat.postMessage")) == 2
@@ -390,27 +395,24 @@ def test_a_staged_load_expires_after_a_week(bot: RunningBot, db_file: Path) -> N
     assert db.execute("SELECT count(*) FROM entries").fetchone()[0] == 10
 
 
+def _watching(tmp_path: Path, user: str) -> sqlite_utils.Database:
+    """A database where ``user`` watches "watermark" and January is loaded: one notice waits to be sent."""
+    db = connect(tmp_path / "watching.db")
+    add_watch(db, user, "watermark")
+    load_file(db, SHIPPED_DIGEST)
+    return db
+
+
 def test_a_watch_dm_whose_outcome_is_unknown_is_read_back_not_sent_twice_nor_lost(
     fake: FakeSlack, tmp_path: Path
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from slack_sdk import WebClient
-
-    from bot.outbox import pending
-    from bot.slack.watching import SETTLE_JOB, deliver_notices, settle_unknown
-    from bot.watches.model import add_watch, claim_notices
-    from tests.fakes.slack_api import BOT_TOKEN
-
-    db = connect(tmp_path / "watch.db")
-    add_watch(db, "U0ALICE", "watermark")
-    load_file(db, SHIPPED_DIGEST)
+    db = _watching(tmp_path, "U0ALICE")
     statuses = "SELECT status FROM watch_notices ORDER BY user_id"
     # Slack answers after the client gave up: the DM arrives, and the send looks failed.
     fake.delay("chat.postMessage", 0.6)
     impatient = WebClient(token=BOT_TOKEN, base_url=fake.api_url, timeout=0.3)
     assert deliver_notices(db, impatient) == 0
-    assert db.execute(statuses).fetchall() == [("sending",)] and pending(db, SETTLE_JOB) == 1
+    assert db.execute(statuses).fetchall() == [("sending",)] and outbox.pending(db, SETTLE_JOB) == 1
     fake.wait_for(lambda: fake.messages("D0ALICE"))
     later = datetime.now(UTC) + timedelta(minutes=3)
     client = WebClient(token=BOT_TOKEN, base_url=fake.api_url)
@@ -421,7 +423,6 @@ def test_a_watch_dm_whose_outcome_is_unknown_is_read_back_not_sent_twice_nor_los
     # A run that stopped after claiming, before anything reached Slack: read back, then sent once.
     add_watch(db, "U0BOB", "watermark")
     db.execute("DELETE FROM watch_notices")
-    from bot.watches.model import record_matches
 
     record_matches(db, [row[0] for row in db.execute("SELECT id FROM papers")])
     [bob] = [n for n in claim_notices(db) if n.user_id == "U0BOB"]
@@ -434,13 +435,7 @@ def test_a_watch_dm_whose_outcome_is_unknown_is_read_back_not_sent_twice_nor_los
 
 
 def test_a_send_under_way_and_a_read_back_never_both_send_a_watch_dm(fake: FakeSlack, tmp_path: Path) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from bot.watches.model import add_watch, claim_notices, settle, stamp_sending, unsettled
-
-    db = connect(tmp_path / "race.db")
-    add_watch(db, "U0BOB", "watermark")
-    load_file(db, SHIPPED_DIGEST)
+    db = _watching(tmp_path, "U0BOB")
     [bob] = claim_notices(db)
     long_ago = (datetime.now(UTC) - timedelta(minutes=3)).isoformat(timespec="seconds")
     status = "SELECT status FROM watch_notices"
@@ -462,18 +457,7 @@ def test_a_send_under_way_and_a_read_back_never_both_send_a_watch_dm(fake: FakeS
 def test_the_settle_job_retries_while_a_dm_cannot_be_read_then_gives_up_and_never_enqueues_itself(
     fake: FakeSlack, tmp_path: Path
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from slack_sdk import WebClient
-
-    from bot import outbox
-    from bot.slack.watching import SETTLE_JOB, settle_job, settle_unknown
-    from bot.watches.model import add_watch, claim_notices
-    from tests.fakes.slack_api import BOT_TOKEN
-
-    db = connect(tmp_path / "settle.db")
-    add_watch(db, "U0BOB", "watermark")
-    load_file(db, SHIPPED_DIGEST)
+    db = _watching(tmp_path, "U0BOB")
     claim_notices(db)  # a run that stopped mid-send
     db.execute("UPDATE watch_notices SET claimed_at = ?", [(datetime.now(UTC) - timedelta(minutes=3)).isoformat()])
     client = WebClient(token=BOT_TOKEN, base_url=fake.api_url)
